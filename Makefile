@@ -1,0 +1,40 @@
+# Quick start: `make demo` and `make test` on a fresh machine; both set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test test-fast bench clean browser
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[report,cdisc,spark,test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium for the report's browser test; the browser cannot be downloaded otherwise.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "chromium could not be installed: the browser test will be skipped"; \
+	  else echo "not root: chromium not installed, the browser test will be skipped"; fi; }
+
+demo: setup
+	rm -rf out/demo
+	$(BIN)/ctit example out/demo/study
+	$(BIN)/ctit analyze out/demo/study --out out/demo
+
+test: setup browser
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 -m "not spark and not browser"
+
+bench: setup
+	$(BIN)/python benchmarks/bench_analyze.py
+
+clean:
+	rm -rf out .pytest_cache build dist src/*.egg-info

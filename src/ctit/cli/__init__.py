@@ -1,0 +1,31 @@
+"""The `ctit` command. Each subcommand lives in its own module and imports heavy
+libraries (ibis, scipy, matplotlib) inside the command, so `ctit --help` stays instant."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="ctit",
+    help="Cancer therapy-induced thrombocytopenia: CTCAE v5.0 grading, protocol-defined "
+         "response, statistics and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", help="Show the version and exit."),
+) -> None:
+    """ctit: the ATRA-for-CTIT study method as software."""
+    if version:
+        from ctit import __version__
+
+        typer.echo(f"ctit {__version__}")
+        raise typer.Exit()
+
+
+from ctit.cli import commands  # noqa: E402,F401  (registers the subcommands)

@@ -1,0 +1,49 @@
+"""What every command shares: how input problems and protocol errors reach the user."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+import typer
+from rich.console import Console
+
+from ctit.errors import InputError, Problem
+from ctit.protocol import ProtocolError
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_INPUT = 2
+
+
+def print_problems(problems: list[Problem], *, title: str) -> None:
+    if not problems:
+        return
+    err_console.print(f"[bold]{title}[/bold]")
+    for p in problems:
+        style = "red" if p.severity == "error" else "yellow"
+        err_console.print(f"  [{style}]{p.severity}[/{style}] {p}", highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def input_errors_exit() -> Iterator[None]:
+    """Turn bad input into a precise listing on stderr and exit code 2."""
+    try:
+        yield
+    except InputError as exc:
+        print_problems(exc.errors, title=f"Input errors ({len(exc.errors)}); nothing was written.")
+        warnings = [p for p in exc.problems if p.severity == "warning"]
+        print_problems(warnings, title=f"Warnings ({len(warnings)})")
+        raise typer.Exit(EXIT_INPUT)
+    except ProtocolError as exc:
+        err_console.print(f"[red]protocol error[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INPUT)
+    except FileNotFoundError as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_INPUT)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,33 @@
+"""`ctit dose`: body surface area and the planned daily ATRA dose (protocol section 10)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ctit.cli import app
+from ctit.cli._common import console, input_errors_exit
+
+
+@app.command()
+def dose(
+    height_cm: float = typer.Option(..., "--height-cm", help="Height in cm."),
+    weight_kg: float = typer.Option(..., "--weight-kg", help="Weight in kg."),
+    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+) -> None:
+    """Body surface area (Mosteller) and the planned daily dose, showing the rounding."""
+    from ctit.engine.dose import planned_dose
+    from ctit.protocol import load_protocol
+
+    with input_errors_exit():
+        p = load_protocol(protocol, set_)
+        if height_cm <= 0 or weight_kg <= 0:
+            raise typer.BadParameter("height and weight must be positive")
+        d = planned_dose(height_cm, weight_kg, p.dose_mg_per_m2, p.dose_rounding_mg)
+    console.print(f"Body surface area (Mosteller): sqrt({height_cm:g} x {weight_kg:g} / 3600) = "
+                  f"{d.bsa_m2:.4f} m2")
+    console.print(f"Unrounded dose: {p.dose_mg_per_m2:g} mg/m2 x {d.bsa_m2:.4f} m2 = {d.unrounded_mg:.2f} mg/day")
+    console.print(f"Planned daily dose: {d.planned_mg:g} mg/day "
+                  f"(rounded to the nearest {p.dose_rounding_mg:g} mg, halves up)")

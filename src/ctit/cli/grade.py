@@ -1,0 +1,1 @@
+"""`ctit grade`: placeholder, being built."""

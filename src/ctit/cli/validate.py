@@ -1,0 +1,1 @@
+"""`ctit validate`: placeholder, being built."""

@@ -1,0 +1,219 @@
+"""The protocol: every clinical rule's parameters, loaded from a YAML file.
+
+`load_protocol()` reads the bundled `atra-ctit` protocol (or a user's file) and applies
+`--set name=value` overrides. Unknown names and wrongly typed values are refused, so a
+typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class ProtocolError(ValueError):
+    """A protocol file or override that cannot be used; the message says which parameter."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What makes a platelet count meet a response rule's target (protocol section 6).
+
+    Exactly one of the two kinds is set:
+    - `count_at_least`: the name of a per-patient threshold (``cr_threshold``): count >= it;
+    - `grade_improvement_from_nadir`: the name of a parameter holding n: grade <= nadir grade - n.
+    """
+
+    count_at_least: str | None = None
+    grade_improvement_from_nadir: str | None = None
+
+    @property
+    def kind(self) -> Literal["count_at_least", "grade_improvement_from_nadir"]:
+        return "count_at_least" if self.count_at_least else "grade_improvement_from_nadir"
+
+
+@dataclass(frozen=True)
+class ResponseRule:
+    """One response category as data (protocol sections 5-6)."""
+
+    category: str
+    target: Target
+    max_bleeding_who_grade: int | None = None
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    title: str
+    ctcae_version: str
+    followup_end_day: int
+    default_platelet_lln: float
+    baseline_lookback_days: int
+    nadir_lookback_days: int
+    tpo_ra_min_days: int
+    tpo_ra_switch_gap_days: int
+    onset_by_day: int
+    sustain_days: int
+    transfusion_washout_days: int
+    transfusion_products: tuple[str, ...]
+    cr_threshold: float
+    use_individual_baseline: bool
+    pr_grade_improvement: int
+    response_rules: tuple[ResponseRule, ...]
+    ci_level: float
+    landmark_days: tuple[int, ...]
+    landmark_window_days: int
+    wilcoxon_exact_max_n: int
+    difference_rounding_digits: int
+    teae_window_days: int
+    planned_treatment_days: int
+    enzyme_baseline_lookback_days: int
+    default_enzyme_uln: float
+    dose_mg_per_m2: float
+    dose_rounding_mg: float
+    source: str = field(default="", compare=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Effective parameters, JSON-ready, in file order."""
+        d = asdict(self)
+        d.pop("source")
+        return _jsonable(d)
+
+    def parameter(self, name: str) -> Any:
+        """A parameter by name, for rules that refer to parameters (e.g. a target)."""
+        if name not in {f.name for f in fields(self)}:
+            raise ProtocolError(f"rule refers to unknown protocol parameter {name!r}")
+        return getattr(self, name)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+BUNDLED = ("atra-ctit",)
+
+
+def bundled_path(name: str = "atra-ctit") -> Path:
+    return Path(str(resources.files("ctit").joinpath("protocols", f"{name}.yaml")))
+
+
+def _coerce(name: str, value: Any, annotation: Any) -> Any:
+    """Check and convert one parameter to its declared type."""
+    ann = str(annotation)
+    try:
+        if name == "response_rules":
+            return tuple(_rule(r) for r in value)
+        if ann == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if ann == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if ann == "bool":
+            if isinstance(value, str):
+                if value.lower() in ("true", "yes", "1"):
+                    return True
+                if value.lower() in ("false", "no", "0"):
+                    return False
+                raise TypeError
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if ann == "str":
+            return str(value)
+        if ann == "tuple[int, ...]":
+            return tuple(int(v) for v in value)
+        if ann == "tuple[str, ...]":
+            return tuple(str(v) for v in value)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ProtocolError(f"parameter {name!r}: {value!r} is not a valid {ann}") from exc
+    raise ProtocolError(f"parameter {name!r}: unsupported type {ann}")
+
+
+def _rule(raw: dict[str, Any]) -> ResponseRule:
+    if not isinstance(raw, dict) or "category" not in raw or "target" not in raw:
+        raise KeyError("a response rule needs 'category' and 'target'")
+    target = raw["target"]
+    if not isinstance(target, dict) or len(target) != 1 or not set(target) <= {
+            "count_at_least", "grade_improvement_from_nadir"}:
+        raise KeyError("a target is one of {count_at_least: NAME} or {grade_improvement_from_nadir: NAME}")
+    bleed = raw.get("max_bleeding_who_grade")
+    return ResponseRule(str(raw["category"]), Target(**{k: str(v) for k, v in target.items()}),
+                        None if bleed is None else int(bleed))
+
+
+def _parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise ProtocolError(f"--set takes name=value, got {text!r}")
+    name, _, raw = text.partition("=")
+    return name.strip(), yaml.safe_load(raw)
+
+
+def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Protocol:
+    """Load a protocol file (default: the bundled atra-ctit) and apply overrides.
+
+    A user's file may give only the parameters it changes; the rest come from atra-ctit.
+    """
+    base_path = bundled_path()
+    data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    source = str(base_path)
+    if path is not None:
+        p = Path(path)
+        if not p.exists() and str(path) in BUNDLED:
+            p = bundled_path(str(path))
+        if not p.exists():
+            raise ProtocolError(f"protocol file not found: {path}")
+        user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if not isinstance(user, dict):
+            raise ProtocolError(f"protocol file {p} is not a mapping of parameters")
+        data.update(user)
+        source = str(p)
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = [_parse_override(o) for o in overrides or []]
+    for name, value in items:
+        data[name] = value
+    if items:
+        source += " with " + ", ".join(f"{k}={v}" for k, v in items)
+
+    declared = {f.name: f for f in fields(Protocol) if f.name != "source"}
+    unknown = sorted(set(data) - set(declared))
+    if unknown:
+        raise ProtocolError(f"unknown protocol parameter(s): {', '.join(unknown)}")
+    missing = sorted(set(declared) - set(data))
+    if missing:
+        raise ProtocolError(f"protocol lacks parameter(s): {', '.join(missing)}")
+    values = {n: _coerce(n, data[n], f.type) for n, f in declared.items()}
+    protocol = Protocol(**values, source=source)
+    _check(protocol)
+    return protocol
+
+
+def _check(p: Protocol) -> None:
+    """Refuse values that make no clinical sense."""
+    for name in ("followup_end_day", "sustain_days", "onset_by_day", "tpo_ra_min_days",
+                 "planned_treatment_days", "dose_rounding_mg"):
+        if p.parameter(name) <= 0:
+            raise ProtocolError(f"parameter {name!r} must be positive, got {p.parameter(name)}")
+    for name in ("baseline_lookback_days", "nadir_lookback_days", "transfusion_washout_days",
+                 "landmark_window_days", "teae_window_days", "tpo_ra_switch_gap_days",
+                 "enzyme_baseline_lookback_days"):
+        if p.parameter(name) < 0:
+            raise ProtocolError(f"parameter {name!r} must not be negative, got {p.parameter(name)}")
+    if not 0 < p.ci_level < 1:
+        raise ProtocolError(f"parameter 'ci_level' must be between 0 and 1, got {p.ci_level}")
+    for rule in p.response_rules:
+        name = rule.target.count_at_least or rule.target.grade_improvement_from_nadir
+        if name != "cr_threshold":
+            p.parameter(name)

@@ -1,0 +1,134 @@
+"""The canonical study: the contract's tables after reading, whatever the source.
+
+Every reader (CSV folder, Excel workbook, SDTM, OMOP) returns a `Study`. Downstream code
+knows nothing else about where data came from. Times are resolved to integer `day`
+(day 0 = first study-drug dose, protocol section 1); values are in canonical units.
+Each row keeps `source_row`, its row number in the input file (header = row 1), so
+every derived number can be traced back and every unused row listed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import pandas as pd
+
+from ctit.errors import Problem
+
+# Canonical columns per table, in output order, with pandas dtypes.
+# Extra input columns are kept by readers after these.
+CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
+    "patients": {
+        "patient_id": "string",
+        "sex": "string",                    # M / F / U
+        "age_years": "Float64",
+        "height_cm": "Float64",
+        "weight_kg": "Float64",
+        "tumor_type": "string",
+        "pre_therapy_platelets": "Float64",  # 10^9/L
+        "index_date": "string",              # ISO date as given, or empty
+        "source_row": "Int64",
+    },
+    "exposures": {
+        "patient_id": "string",
+        "drug": "string",                    # as written
+        "drug_name": "string",               # dictionary name (e.g. tretinoin), or the written name
+        "role": "string",                    # study_drug / tpo_ra / anticancer / other
+        "start_day": "Int64",
+        "end_day": "Int64",                  # empty: ongoing
+        "dose": "Float64",
+        "dose_unit": "string",
+        "source_row": "Int64",
+    },
+    "labs": {
+        "patient_id": "string",
+        "day": "Int64",
+        "test": "string",                    # canonical code: PLT, ALT, AST, ...
+        "test_as_written": "string",
+        "value": "Float64",                  # canonical unit of the test
+        "unit": "string",                    # canonical unit; empty when the row's unit is unknown/missing
+        "lln": "Float64",                    # canonical unit
+        "uln": "Float64",                    # canonical unit
+        "value_as_written": "Float64",
+        "unit_as_written": "string",
+        "source_row": "Int64",
+    },
+    "transfusions": {
+        "patient_id": "string",
+        "day": "Int64",
+        "product": "string",                 # platelets / rbc / plasma / other
+        "units": "Float64",
+        "source_row": "Int64",
+    },
+    "bleeding": {
+        "patient_id": "string",
+        "day": "Int64",
+        "who_grade": "Int64",                # 0-4
+        "site": "string",
+        "source_row": "Int64",
+    },
+    "adverse_events": {
+        "patient_id": "string",
+        "term": "string",                    # as written (trimmed)
+        "grade": "Int64",                    # 1-5
+        "start_day": "Int64",
+        "end_day": "Int64",
+        "serious": "string",
+        "related": "string",
+        "source_row": "Int64",
+    },
+}
+
+REQUIRED_TABLES = ("patients", "exposures", "labs")
+OPTIONAL_TABLES = ("transfusions", "bleeding", "adverse_events")
+TABLES = REQUIRED_TABLES + OPTIONAL_TABLES
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty canonical table with the right columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in CANONICAL_COLUMNS[name].items()})
+
+
+def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Cast a table to its canonical dtypes; canonical columns first, extra columns kept after."""
+    spec = CANONICAL_COLUMNS[name]
+    out = df.copy()
+    for column, dtype in spec.items():
+        if column not in out.columns:
+            out[column] = pd.Series(pd.NA, index=out.index, dtype=dtype)
+        else:
+            out[column] = out[column].astype(dtype)
+    extras = [c for c in out.columns if c not in spec]
+    return out[list(spec) + extras].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file (or workbook sheet) as read: for provenance and row accounting."""
+
+    table: str
+    name: str          # file name, or "workbook.xlsx#sheet"
+    rows: int          # data rows, header excluded
+    sha256: str
+
+
+@dataclass
+class Study:
+    """The canonical tables of one study, plus what reading them found."""
+
+    patients: pd.DataFrame
+    exposures: pd.DataFrame
+    labs: pd.DataFrame
+    transfusions: pd.DataFrame = field(default_factory=lambda: empty_table("transfusions"))
+    bleeding: pd.DataFrame = field(default_factory=lambda: empty_table("bleeding"))
+    adverse_events: pd.DataFrame = field(default_factory=lambda: empty_table("adverse_events"))
+    inputs: list[InputFile] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    # Input rows that never enter a derivation, with the reason (table, source_row, reason).
+    unused_rows: list[tuple[str, int, str]] = field(default_factory=list)
+    source: str = ""   # human description: "CSV folder /path", "SDTM /path", ...
+
+    def tables(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        for name in TABLES:
+            yield name, getattr(self, name)
