@@ -14,11 +14,13 @@ def derive_baseline(
     lookback_days: int,
     ties: Literal["lower", "higher"],
     by: tuple[str, ...] = ("patient_id", "test"),
+    keep: tuple[str, ...] = (),
 ) -> ir.Table:
     """The last value in days [-lookback_days, 0] per `by` group; on the same day, the lower
     (platelets, section 3) or the higher (enzymes, section 9) value wins.
 
-    Returns one row per group that has one: `by` columns, `baseline_day`, `baseline_value`.
+    Returns one row per group that has one: `by` columns, `baseline_day`, `baseline_value`,
+    and `baseline_<name>` for each column in `keep` (e.g. the grade of that count).
     """
     window = measurements.filter(
         measurements.day.between(-lookback_days, 0) & measurements.value.notnull()
@@ -28,5 +30,8 @@ def derive_baseline(
         _rank=ibis.row_number().over(group_by=list(by), order_by=[window.day.desc(), value_order])
     )
     return ranked.filter(ranked._rank == 0).select(
-        *by, baseline_day=ranked.day, baseline_value=ranked.value
+        *by,
+        baseline_day=ranked.day,
+        baseline_value=ranked.value,
+        **{f"baseline_{name}": ranked[name] for name in keep},
     )

@@ -1,0 +1,189 @@
+"""The protocol's derivations, assembled: canonical tables in, per-patient table out.
+
+`derive_study` builds every derivation as one Ibis expression graph on the given backend
+and executes only the small results. Nothing here knows where the data came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from ctit.engine import backend
+from ctit.engine.baseline import derive_baseline
+from ctit.engine.dose import mosteller_bsa, planned_daily_dose
+from ctit.engine.eligibility import derive_eligibility, derive_post_baseline_counts
+from ctit.engine.exposure import derive_qualifying_tpo_ra, derive_study_drug, derive_tpo_ra_courses
+from ctit.engine.grading import derive_lab_grades, with_baseline
+from ctit.engine.landmark import derive_landmarks, pivot_landmarks
+from ctit.engine.nadir import derive_nadir
+from ctit.engine.response_window import derive_response_onset
+from ctit.engine.safety import (
+    LIVER_TESTS,
+    derive_liver_toxicity,
+    derive_reported_events,
+    derive_treatment_emergent_end,
+)
+from ctit.protocol import Protocol
+from ctit.study import Study
+
+# The contract's patients.csv columns, in order (data contract, Output).
+PATIENT_COLUMNS_BASE = [
+    "patient_id", "included", "exclusion_reasons", "baseline_plt", "nadir_plt", "nadir_grade",
+    "cr_threshold", "best_response", "response_onset_day", "time_to_cr",
+]
+PATIENT_COLUMNS_TAIL = ["liver_max_grade", "planned_daily_dose_mg", "treatment_days"]
+
+
+def patient_columns(protocol: Protocol) -> list[str]:
+    """patients.csv columns; landmark columns follow the protocol's landmark days."""
+    days = protocol.landmark_days
+    return (PATIENT_COLUMNS_BASE + [f"plt_d{d}" for d in days] + [f"change_d{d}" for d in days]
+            + PATIENT_COLUMNS_TAIL)
+
+
+@dataclass
+class Derivations:
+    """Executed derivations, small enough for pandas: the statistics and reports read these."""
+
+    patients: pd.DataFrame        # one row per screened patient, every per-patient value
+    landmarks: pd.DataFrame       # patient x landmark day: the count used and its day
+    onsets: pd.DataFrame          # patient x response rule: onset and confirmation day
+    reported_events: pd.DataFrame # patient x term: highest treatment-emergent grade
+    graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
+    tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
+
+
+def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
+    """Every lab row graded by CTCAE (section 2 and 9): platelets with the protocol's default
+    LLN, enzymes with its default ULN and the section-9 baseline (last value in days
+    [-14, 0], same day: the higher)."""
+    with_base = with_baseline(labs, lookback_days=protocol.enzyme_baseline_lookback_days)
+    return derive_lab_grades(
+        with_base,
+        default_lln={"PLT": protocol.default_platelet_lln},
+        default_uln={t: protocol.default_enzyme_uln for t in LIVER_TESTS},
+    )
+
+
+def build_derivations(t: dict[str, ir.Table], protocol: Protocol) -> dict[str, ir.Table]:
+    """Every derivation as an Ibis expression over the canonical tables `t`."""
+    p = protocol
+    graded = derive_graded_labs(t["labs"], p)
+    platelets = graded.filter(graded.test == "PLT")
+    platelets = platelets.filter(platelets.day <= p.followup_end_day)
+
+    study_drug = derive_study_drug(t["exposures"], planned_treatment_days=p.planned_treatment_days)
+    courses = derive_tpo_ra_courses(t["exposures"], switch_gap_days=p.tpo_ra_switch_gap_days)
+    tpo = derive_qualifying_tpo_ra(courses, min_days=p.tpo_ra_min_days)
+    base = derive_baseline(platelets, lookback_days=p.baseline_lookback_days, ties="lower",
+                           by=("patient_id",), keep=("grade",))
+    base = base.select("patient_id", baseline_plt=base.baseline_value, baseline_grade=base.baseline_grade)
+    nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
+    post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
+
+    pt = t["patients"]
+    screened = (
+        pt.select("patient_id", "sex", "age_years", "height_cm", "weight_kg", "tumor_type",
+                  "pre_therapy_platelets", "source_row")
+        .left_join(study_drug, "patient_id").drop("patient_id_right")
+        .left_join(tpo, "patient_id").drop("patient_id_right")
+        .left_join(base, "patient_id").drop("patient_id_right")
+        .left_join(nadir, "patient_id").drop("patient_id_right")
+        .left_join(post, "patient_id").drop("patient_id_right")
+    )
+    screened = derive_eligibility(screened)
+    individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
+        screened.pre_therapy_platelets < p.cr_threshold)
+    screened = screened.mutate(
+        cr_threshold=ibis.cases((individual, screened.pre_therapy_platelets), else_=p.cr_threshold),
+        bsa_m2=mosteller_bsa(screened.height_cm, screened.weight_kg),
+        planned_daily_dose_mg=planned_daily_dose(screened.height_cm, screened.weight_kg,
+                                                 p.dose_mg_per_m2, p.dose_rounding_mg),
+    )
+
+    included = screened.filter(screened.included).select("patient_id", "cr_threshold", "nadir_grade")
+    counts = platelets.filter(platelets.day.between(1, p.followup_end_day) & platelets.value.notnull())
+    counts = counts.join(included, "patient_id")
+    onsets = []
+    for rule in p.response_rules:
+        onset = derive_response_onset(counts, t["transfusions"], t["bleeding"], rule, p)
+        onsets.append(onset.mutate(category=ibis.literal(rule.category)))
+    onset_long = ibis.union(*onsets)
+
+    landmarks = derive_landmarks(platelets.join(included.select("patient_id"), "patient_id"),
+                                 landmark_days=p.landmark_days, window_days=p.landmark_window_days,
+                                 followup_end_day=p.followup_end_day)
+
+    teae_end = derive_treatment_emergent_end(study_drug, teae_window_days=p.teae_window_days)
+    teae_end = teae_end.join(included.select("patient_id"), "patient_id")
+    liver = derive_liver_toxicity(graded, teae_end)
+    reported = derive_reported_events(t["adverse_events"], teae_end)
+
+    return {
+        "screened": screened,
+        "onsets": onset_long,
+        "landmarks": landmarks,
+        "landmarks_wide": pivot_landmarks(landmarks, landmark_days=p.landmark_days),
+        "liver": liver,
+        "reported_events": reported,
+        "graded_labs": graded,
+        "tpo_ra_courses": courses,
+    }
+
+
+def _best_response(patients: pd.DataFrame, onsets: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Best response: the first rule (protocol order) with an onset; NR for included patients
+    with post-baseline counts; NE for included patients without (section 6)."""
+    out = patients.copy()
+    out["best_response"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out["response_onset_day"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+    for rule in protocol.response_rules:
+        onset = onsets[onsets.category == rule.category].set_index("patient_id")["onset_day"]
+        col = f"{rule.category.lower()}_onset_day"
+        out[col] = out.patient_id.map(onset).astype("Int64")
+        take = out.best_response.isna() & out[col].notna()
+        out.loc[take, "best_response"] = rule.category
+        out.loc[take, "response_onset_day"] = out.loc[take, col]
+    evaluable = out.included & out.n_post_baseline_counts.fillna(0).gt(0)
+    out.loc[out.included & out.best_response.isna() & evaluable, "best_response"] = "NR"
+    out.loc[out.included & out.best_response.isna(), "best_response"] = "NE"
+    return out
+
+
+def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None = None) -> Derivations:
+    """Run every derivation of the protocol on `study` (DuckDB unless `con` is given)."""
+    con = con or backend.connect()
+    tables = backend.study_tables(con, study)
+    expr = build_derivations(tables, protocol)
+    run = {name: con.to_pyarrow(e).to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(dtype_backend="numpy_nullable")
+           for name, e in expr.items() if name not in ("landmarks_wide",)}
+    screened = run["screened"].sort_values("source_row").reset_index(drop=True)
+    wide = con.to_pyarrow(expr["landmarks_wide"]).to_pandas()
+    patients = screened.merge(wide, on="patient_id", how="left")
+    patients = patients.merge(run["liver"], on="patient_id", how="left")
+    patients = _best_response(patients, run["onsets"], protocol)
+    cr = next((r.category for r in protocol.response_rules if r.category.upper() == "CR"), None)
+    patients["time_to_cr"] = patients[f"{cr.lower()}_onset_day"] if cr else pd.NA
+    for d in protocol.landmark_days:
+        patients[f"change_d{d}"] = patients[f"plt_d{d}"] - patients["baseline_plt"]
+    # Kaplan-Meier input (section 8): CR onset, else censored at the last count in [1, end].
+    patients["km_event"] = patients.time_to_cr.notna()
+    patients["km_time"] = patients.time_to_cr.fillna(patients.last_count_day)
+    excluded = ~patients.included.astype(bool)
+    response_cols = ["cr_threshold", "best_response", "response_onset_day", "time_to_cr", "km_event",
+                     "km_time", "liver_max_grade"] + [c for c in patients if c.endswith("_onset_day")]
+    response_cols += [f"plt_d{d}" for d in protocol.landmark_days] + [f"change_d{d}" for d in protocol.landmark_days]
+    for c in set(response_cols):
+        patients[c] = patients[c].astype("object").where(~excluded, None)
+    return Derivations(
+        patients=patients,
+        landmarks=run["landmarks"],
+        onsets=run["onsets"],
+        reported_events=run["reported_events"],
+        graded_labs=run["graded_labs"],
+        tpo_ra_courses=run["tpo_ra_courses"],
+    )

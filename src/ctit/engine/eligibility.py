@@ -1,0 +1,50 @@
+"""Eligibility for refractory CTIT (protocol section 4)."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+# In protocol order: the first failed criterion places a patient in the flow diagram.
+EXCLUSION_REASONS = (
+    "no_study_drug",
+    "no_prior_tpo_ra",
+    "no_baseline_platelets",
+    "baseline_not_grade_2_plus",
+    "no_post_baseline_platelets",
+)
+
+
+def derive_post_baseline_counts(platelets: ir.Table, *, followup_end_day: int) -> ir.Table:
+    """Per patient: the number of platelet counts and the last count day in [1, followup_end_day]."""
+    post = platelets.filter(platelets.day.between(1, followup_end_day) & platelets.value.notnull())
+    return post.group_by("patient_id").aggregate(
+        n_post_baseline_counts=post.count(), last_count_day=post.day.max()
+    )
+
+
+def derive_eligibility(screened: ir.Table) -> ir.Table:
+    """Inclusion flag and every failed criterion, in protocol order (section 4).
+
+    `screened` has one row per patient with `first_drug_day`, `prior_tpo_ra_days`,
+    `baseline_plt`, `baseline_grade` and `n_post_baseline_counts` (null when absent).
+    A criterion that an earlier failure makes unevaluable is not recorded: without study
+    drug there is no day 0, so nothing else is; without a baseline count its grade is not.
+    """
+    no_drug = screened.first_drug_day.isnull()
+    failed = {
+        "no_study_drug": no_drug,
+        "no_prior_tpo_ra": ~no_drug & screened.prior_tpo_ra_days.isnull(),
+        "no_baseline_platelets": ~no_drug & screened.baseline_plt.isnull(),
+        "baseline_not_grade_2_plus": ~no_drug & screened.baseline_plt.notnull() & (screened.baseline_grade < 2),
+        "no_post_baseline_platelets": ~no_drug & screened.n_post_baseline_counts.isnull(),
+    }
+    parts = [ibis.cases((failed[r], ibis.literal(r)), else_=ibis.null("string")) for r in EXCLUSION_REASONS]
+    reasons = ibis.array(parts).filter(lambda r: r.notnull())
+    return screened.mutate(
+        included=reasons.length() == 0,
+        exclusion_reasons=reasons.join(";"),
+        first_exclusion_reason=ibis.cases(
+            *[(failed[r], ibis.literal(r)) for r in EXCLUSION_REASONS], else_=ibis.null("string")
+        ),
+    )
