@@ -1,0 +1,1 @@
+"""Renderers: each turns the one `StudyResults` object into an output; none recomputes."""

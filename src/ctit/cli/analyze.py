@@ -1,0 +1,30 @@
+"""`ctit analyze`: from raw patient records to the study's Results, one command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ctit.cli import app
+from ctit.cli._common import console, input_errors_exit
+
+
+@app.command()
+def analyze(
+    study: Path = typer.Argument(..., help="Study folder of CSVs, or an .xlsx workbook."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
+    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
+) -> None:
+    """Screen, grade, derive responses, compute the statistics and write the outputs."""
+    from ctit.pipeline import run_analysis
+
+    with input_errors_exit():
+        results, written = run_analysis(study, out, protocol, set_ or [])
+    if not quiet:
+        from ctit.reports.terminal import render_summary
+
+        render_summary(results, console)
+        console.print("Wrote " + ", ".join(str(p) for p in written), highlight=False)

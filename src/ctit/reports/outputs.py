@@ -1,0 +1,64 @@
+"""The contract's machine-readable outputs: results.json and patients.csv."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctit.engine.analysis import patient_columns
+from ctit.results import StudyResults
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if value is pd.NA or value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    return value
+
+
+def results_json(results: StudyResults) -> str:
+    return json.dumps(_clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+def patients_table(results: StudyResults) -> pd.DataFrame:
+    """patients.csv: one row per screened patient, the contract's columns in its order."""
+    p = results.patients
+    cols = patient_columns(results.protocol)
+    return p[cols].astype("object").map(_cell)
+
+
+def write_outputs(results: StudyResults, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out / "results.json"
+    path.write_text(results_json(results), encoding="utf-8")
+    written.append(path)
+    path = out / "patients.csv"
+    patients_table(results).to_csv(path, index=False, lineterminator="\n")
+    written.append(path)
+    return written

@@ -1,0 +1,85 @@
+"""The terminal summary: the headline results, phrased like the abstract's Results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ctit.results import LIVER_TERM, StudyResults
+
+
+def fmt_num(x: Any, digits: int = 1) -> str:
+    if x is None:
+        return "not estimable"
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:.{digits}f}"
+
+
+def fmt_signed(x: Any) -> str:
+    if x is None:
+        return "not estimable"
+    return ("+ " if x >= 0 else "- ") + fmt_num(abs(x))
+
+
+def fmt_p(p: float | None) -> str:
+    if p is None:
+        return "not estimable"
+    if p < 0.001:
+        mantissa, exponent = f"{p:.2e}".split("e")
+        return f"{mantissa} x 10^{int(exponent)}"
+    return f"{p:.3f}"
+
+
+def fmt_pct(p: dict[str, Any]) -> str:
+    return "not estimable" if p["pct"] is None else f"{p['pct']:.1f}%"
+
+
+def results_paragraph(r: StudyResults) -> str:
+    """One paragraph of Results in the abstract's style, written from the numbers."""
+    n = r.cohort["included"]
+    b = r.baseline_platelets
+    parts = [f"A total of {n} of {r.cohort['screened']} screened patients with refractory CTIT were included."]
+    if b["n"]:
+        parts.append(f"The baseline median platelet count was {fmt_num(b['median'])} x10^9/L "
+                     f"(range: {fmt_num(b['min'])} - {fmt_num(b['max'])}).")
+    marks = [f"{fmt_signed(m['median_change'])} x10^9/L (Day {m['day']} vs. baseline, n = {m['n_pairs']}, "
+             f"P = {fmt_p(m['p_value'])})" for m in r.landmarks]
+    if marks:
+        parts.append("The median platelet changes were " + ", ".join(marks) + ".")
+    resp = r.response
+    cr, orr = resp["cr"], resp["orr"]
+    t = r.time_to_cr
+    text = f"CR was achieved in {cr['n']} patients ({fmt_pct(cr)})"
+    if t["n"]:
+        text += (f", with a median time to CR of {fmt_num(t['median'])} days "
+                 f"(range: {fmt_num(t['min'])}-{fmt_num(t['max'])} days)")
+    parts.append(text + ".")
+    parts.append(f"The ORR was {fmt_pct(orr)} ({orr['n']}/{resp['n']} patients).")
+    safety = []
+    for e in r.safety_events:
+        grades = ", ".join(f"grade {g}: {k}" for g, k in e["by_grade"].items() if k)
+        name = "elevated liver enzymes" if e["term"] == LIVER_TERM else e["term"].lower()
+        safety.append(f"{e['n_any']} patients ({e['pct_any']:.1f}%) had {name} ({grades})")
+    if safety:
+        parts.append("During treatment, " + "; ".join(safety) + ".")
+    return " ".join(parts)
+
+
+def render_summary(r: StudyResults, console: Any) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]ctit {r.version}[/bold] protocol {r.protocol.name}")
+    console.print(results_paragraph(r), highlight=False)
+    table = Table(title="Response", show_edge=False)
+    for col in ("category", "n", "%", "95% CI (exact)"):
+        table.add_column(col)
+    for key in ("cr", "pr", "nr", "ne", "orr"):
+        p = r.response[key]
+        ci = "" if p["ci95_low"] is None else f"{p['ci95_low']:.1f} - {p['ci95_high']:.1f}"
+        table.add_row(key.upper(), str(p["n"]), "" if p["pct"] is None else f"{p['pct']:.1f}", ci)
+    console.print(table)
+    excluded = [f"{e['reason']} {e['n']}" for e in r.cohort["excluded"] if e["n"]]
+    if excluded:
+        console.print("Excluded: " + ", ".join(excluded), highlight=False)
+    if r.warnings:
+        console.print(f"[yellow]{len(r.warnings)} warning(s)[/yellow]: see results.json")

@@ -1,0 +1,193 @@
+"""The one results object: every output (JSON, terminal, HTML, DOCX, XLSX) renders from it.
+
+`analyze_study` runs the derivations, then the statistics on the per-patient table. The
+`to_dict()` form is exactly `results.json` of the data contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ctit import __version__
+from ctit.engine.analysis import Derivations, derive_study
+from ctit.engine.eligibility import EXCLUSION_REASONS
+from ctit.protocol import Protocol
+from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
+from ctit.study import Study
+
+LAB_GRADES = ("1", "2", "3", "4")
+REPORTED_GRADES = ("1", "2", "3", "4", "5")
+LIVER_TERM = "Liver enzymes increased"
+
+
+def _num(x: Any) -> Any:
+    """Plain Python numbers for JSON; pandas' missing values become None."""
+    if x is None or x is pd.NA:
+        return None
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(x, "item"):
+        x = x.item()
+    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
+        return x  # keep floats as floats: JSON readers see 13.0, exactly the value
+    return x
+
+
+@dataclass
+class StudyResults:
+    """Everything `ctit analyze` found, with the methods that found it."""
+
+    protocol: Protocol
+    cohort: dict[str, Any]
+    baseline_platelets: dict[str, Any]
+    landmarks: list[dict[str, Any]]
+    response: dict[str, Any]
+    time_to_cr: dict[str, Any]
+    safety_events: list[dict[str, Any]]
+    inputs: list[dict[str, Any]]
+    warnings: list[str]
+    derivations: Derivations = field(repr=False)
+    study: Study = field(repr=False)
+    kaplan_meier: Any = field(default=None, repr=False)
+    version: str = __version__
+
+    @property
+    def patients(self) -> pd.DataFrame:
+        return self.derivations.patients
+
+    def to_dict(self) -> dict[str, Any]:
+        """results.json, as the data contract lists it."""
+        return {
+            "protocol": {**self.protocol.as_dict(), "version": self.version},
+            "cohort": self.cohort,
+            "baseline_platelets": self.baseline_platelets,
+            "landmarks": self.landmarks,
+            "response": self.response,
+            "time_to_cr": self.time_to_cr,
+            "safety": {"events": self.safety_events},
+            "inputs": self.inputs,
+            "warnings": self.warnings,
+        }
+
+
+def _cohort(patients: pd.DataFrame) -> dict[str, Any]:
+    first = patients.loc[~patients.included.astype(bool), "first_exclusion_reason"]
+    return {
+        "screened": int(len(patients)),
+        "included": int(patients.included.astype(bool).sum()),
+        "excluded": [{"reason": r, "n": int((first == r).sum())} for r in EXCLUSION_REASONS],
+    }
+
+
+def _landmarks(included: pd.DataFrame, protocol: Protocol) -> list[dict[str, Any]]:
+    out = []
+    for day in protocol.landmark_days:
+        pairs = included[[f"plt_d{day}", "baseline_plt"]].dropna()
+        change = (pairs[f"plt_d{day}"].astype(float) - pairs["baseline_plt"].astype(float)).tolist()
+        s = summarize(change)
+        w = wilcoxon_signed_rank(change, exact_max_n=protocol.wilcoxon_exact_max_n,
+                                 rounding_digits=protocol.difference_rounding_digits)
+        out.append({
+            "day": int(day),
+            "n_pairs": w.n_pairs,
+            "n_nonzero": w.n_nonzero,
+            "median_change": s.median,
+            "min_change": s.min,
+            "max_change": s.max,
+            "method": w.method,
+            "p_value": w.p_value,
+            "statistic": w.statistic,
+        })
+    return out
+
+
+def _proportion(k: int, n: int, level: float) -> dict[str, Any]:
+    p = clopper_pearson(k, n, level=level)
+    return {"n": int(k), "pct": p.pct, "ci95_low": p.ci95_low, "ci95_high": p.ci95_high}
+
+
+def _response(included: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+    n = int(len(included))
+    best = included.best_response
+    counts = {c.lower(): int((best == c).sum()) for c in ("CR", "PR", "NR", "NE")}
+    for rule in protocol.response_rules:
+        counts.setdefault(rule.category.lower(), int((best == rule.category).sum()))
+    responders = int(best.isin([r.category for r in protocol.response_rules]).sum())
+    out: dict[str, Any] = {"n": n}
+    for key, k in counts.items():
+        out[key] = _proportion(k, n, protocol.ci_level)
+    out["orr"] = _proportion(responders, n, protocol.ci_level)
+    return out
+
+
+def _time_to_cr(included: pd.DataFrame, protocol: Protocol) -> tuple[dict[str, Any], Any]:
+    times = included.time_to_cr.dropna().astype(float).tolist()
+    s = summarize(times)
+    km_input = included[["km_time", "km_event"]].dropna()
+    km = kaplan_meier(km_input.km_time.astype(float).tolist(), km_input.km_event.astype(bool).tolist(),
+                      level=protocol.ci_level)
+    return {
+        "n": s.n,
+        "median": s.median,
+        "min": s.min,
+        "max": s.max,
+        "km_median": km.median,
+        "km_ci95_low": km.ci_low,
+        "km_ci95_high": km.ci_high,
+    }, km
+
+
+def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, Any]]:
+    n = len(included)
+    pct = (lambda k: 100.0 * k / n) if n else (lambda k: None)
+    events = []
+    liver = included.liver_max_grade.dropna().astype(int)
+    liver = liver[liver >= 1]
+    if len(liver):
+        events.append({
+            "term": LIVER_TERM, "source": "lab", "n_any": int(len(liver)), "pct_any": pct(len(liver)),
+            "by_grade": {g: int((liver == int(g)).sum()) for g in LAB_GRADES},
+        })
+    rep = reported[reported.patient_id.isin(included.patient_id)]
+    for term, rows in rep.groupby("term", sort=False):
+        grades = rows.max_grade.astype(int)
+        events.append({
+            "term": term, "source": "reported", "n_any": int(rows.patient_id.nunique()),
+            "pct_any": pct(rows.patient_id.nunique()),
+            "by_grade": {g: int((grades == int(g)).sum()) for g in REPORTED_GRADES},
+        })
+    return events
+
+
+def analyze_study(study: Study, protocol: Protocol, con: Any = None,
+                  inputs: list[dict[str, Any]] | None = None) -> StudyResults:
+    """Derivations, then statistics: the study's Results from its canonical tables."""
+    d = derive_study(study, protocol, con)
+    patients = d.patients
+    included = patients[patients.included.astype(bool)]
+    time_to_cr, km = _time_to_cr(included, protocol)
+    base = summarize(included.baseline_plt.dropna().astype(float).tolist())
+    return StudyResults(
+        protocol=protocol,
+        cohort=_cohort(patients),
+        baseline_platelets={"n": base.n, "median": base.median, "min": base.min, "max": base.max,
+                            "q1": base.q1, "q3": base.q3},
+        landmarks=_landmarks(included, protocol),
+        response=_response(included, protocol),
+        time_to_cr=time_to_cr,
+        safety_events=_safety(included, d.reported_events),
+        inputs=inputs if inputs is not None else [
+            {"table": f.table, "name": f.name, "rows": f.rows, "rows_used": None, "sha256": f.sha256}
+            for f in study.inputs
+        ],
+        warnings=[str(w) for w in study.warnings],
+        derivations=d,
+        study=study,
+        kaplan_meier=km,
+    )
