@@ -1,0 +1,103 @@
+"""Cells into typed columns, one located problem per bad cell (data contract, "Bad input").
+
+Each parser takes a raw string column and returns a typed column; a cell that cannot be read
+becomes missing in the result and gets an error naming table, row, column and value, so one
+pass over the input reports everything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from ctit.errors import ProblemLog
+from ctit.readers.files import SOURCE_ROW
+
+# ISO 8601 calendar date, optionally followed by a time: only the date part is used
+# (protocol section 11).
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")
+
+
+class Cells:
+    """Typed access to the columns of one raw table, logging problems against it."""
+
+    def __init__(self, table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
+        self.table = table
+        self.raw = raw
+        self.log = log
+        self.rows = raw[SOURCE_ROW].astype("Int64")
+
+    def has(self, column: str) -> bool:
+        return column in self.raw.columns
+
+    def text(self, column: str) -> pd.Series:
+        """Trimmed text; missing when the cell is empty or the column absent."""
+        if column not in self.raw.columns:
+            return pd.Series(pd.NA, index=self.raw.index, dtype="string")
+        s = self.raw[column].astype("string").str.strip()
+        return s.mask(s == "")
+
+    def error_at(self, mask: pd.Series, column: str, message: str,
+                 values: pd.Series | None = None) -> None:
+        """One error per row where `mask` holds (message building is the one per-row loop)."""
+        shown = self.text(column) if values is None else values
+        for i in mask[mask.fillna(False)].index:
+            value = shown.loc[i]
+            self.log.error(self.table, message, int(self.rows.loc[i]), column,
+                           None if pd.isna(value) else value)
+
+    def require(self, column: str, what: str = "a value") -> None:
+        """Error for each empty cell of a required column (the column itself is checked elsewhere)."""
+        if self.has(column):
+            self.error_at(self.text(column).isna(), column, f"required {what} is missing")
+
+    def number(self, column: str, *, nonnegative: bool = False) -> pd.Series:
+        """A decimal number (point as separator). Text such as '<5' is not a number."""
+        s = self.text(column)
+        num = pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
+        bad = s.notna() & ~np.isfinite(num)
+        censored = bad & s.str.match(r"^\s*[<>≤≥]=?").fillna(False)
+        self.error_at(censored, column, "not a number: a censored value such as '<5' must be "
+                      "replaced by a number or the row removed (the tool cannot decide what it means)")
+        self.error_at(bad & ~censored, column, "not a number (use a decimal point, no units or "
+                      "thousands separators in the cell)")
+        out = pd.Series(num, index=s.index).where(~bad).astype("Float64")
+        if nonnegative:
+            self.error_at(out < 0, column, "negative value; it must be 0 or more")
+        return out
+
+    def integer(self, column: str, *, low: int | None = None, high: int | None = None,
+                what: str = "value") -> pd.Series:
+        """A whole number (written 3 or 3.0), optionally within [low, high]."""
+        num = self.number(column)
+        fractional = num.notna() & (num != num.round())
+        self.error_at(fractional, column, f"{what} must be a whole number")
+        out = num.where(~fractional)
+        if low is not None or high is not None:
+            lo = -np.inf if low is None else low
+            hi = np.inf if high is None else high
+            outside = out.notna() & ((out < lo) | (out > hi))
+            self.error_at(outside, column, f"{what} outside its range {low}-{high}")
+            out = out.where(~outside)
+        return out.round().astype("Int64")
+
+    def date(self, column: str) -> pd.Series:
+        """An ISO 8601 date (YYYY-MM-DD, a time part is ignored) -> datetime64 at midnight."""
+        s = self.text(column)
+        part = s.str.extract(_ISO_DATE, expand=False)
+        parsed = pd.to_datetime(part, format="%Y-%m-%d", errors="coerce")
+        bad = s.notna() & parsed.isna()
+        self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05)")
+        return parsed
+
+    def choice(self, column: str, allowed: Mapping[str, str], what: str) -> pd.Series:
+        """A value from a fixed set, case-insensitive; `allowed` maps lower-case -> canonical."""
+        s = self.text(column)
+        out = s.str.lower().map(dict(allowed), na_action="ignore").astype("string")
+        bad = s.notna() & out.isna()
+        shown = ", ".join(dict.fromkeys(allowed.values()))
+        self.error_at(bad, column, f"{what} must be one of: {shown}")
+        return out

@@ -1,0 +1,124 @@
+"""Lab rows: test names to codes, values to each test's canonical unit (data contract, `labs`).
+
+Rules:
+- `test` is matched against the knowledge file of aliases (codes, names, LOINC codes),
+  case-insensitively. An unknown test is an error, not a warning: the tool cannot tell a
+  misspelt platelet count from a test it does not need, and a silently unused platelet row
+  would change results (a patient without a baseline is excluded).
+- `value`, `lln` and `uln` are converted with the same factor, `knowledge.unit_factor(code, unit)`.
+- A missing or unknown unit is an error for tests with `unit_required` (PLT, ALT, AST); for other
+  tests it is a warning, the value is kept as written and the canonical `unit` left empty, so
+  a later grading reports "unit unknown" rather than guessing.
+- A platelet count must be within 0-2000 x10^9/L after conversion (a count outside it almost
+  always means a wrong unit, e.g. /uL written as 10^9/L).
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import cache
+
+import pandas as pd
+
+from ctit import knowledge
+from ctit.readers.cells import Cells
+
+PLT_MAX = 2000.0
+
+
+@cache
+def accepted_units(code: str) -> tuple[str, ...]:
+    """Units accepted for a test, as written in the knowledge file."""
+    test = knowledge.lab_tests()[code]
+    with knowledge.path("units.csv").open(encoding="utf-8", newline="") as fh:
+        return tuple(r["unit"] for r in csv.DictReader(fh) if r["quantity"] == test.quantity)
+
+
+def known_tests_text() -> str:
+    codes = ", ".join(knowledge.lab_tests())
+    return (f"known tests: {codes} (names such as 'platelet count' and LOINC codes such as "
+            "777-3 are accepted; see docs/input.md)")
+
+
+def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
+    """The lab columns of one raw table: test, values and units (times are handled elsewhere).
+
+    Returns patient_id, test, test_as_written, value, unit, lln, uln, value_as_written,
+    unit_as_written, source_row, and `baseline_value` when `baseline` (converted like value).
+    """
+    table = cells.table
+    log = cells.log
+    test_written = cells.text("test")
+    codes = test_written.map(knowledge.lab_test_code, na_action="ignore").astype("string")
+    cells.require("test", "test name")
+    cells.error_at(test_written.notna() & codes.isna(), "test",
+                   f"unknown lab test; {known_tests_text()}. Remove rows of tests the analysis "
+                   "does not use.")
+
+    value = cells.number("value", nonnegative=True)
+    cells.require("value", "value")
+    lln = cells.number("lln", nonnegative=True)
+    uln = cells.number("uln", nonnegative=True)
+    base = cells.number("baseline_value", nonnegative=True) if baseline else None
+    unit_written = cells.text("unit")
+
+    factors = pd.Series(
+        [knowledge.unit_factor(c, u) if pd.notna(c) and pd.notna(u) else None
+         for c, u in zip(codes, unit_written)],
+        index=codes.index, dtype="Float64",
+    )
+    tests = knowledge.lab_tests()
+    required = pd.Series([pd.notna(c) and tests[c].unit_required for c in codes],
+                         index=codes.index, dtype=bool)
+    no_factor = codes.notna() & factors.isna()
+
+    if not cells.has("unit"):
+        needing = sorted(set(codes[required].dropna()))
+        if needing:
+            log.error(table, f"column 'unit' is missing; it is required for {', '.join(needing)}",
+                      row=1, column="unit")
+    else:
+        for i in no_factor[no_factor & required].index:
+            code, unit = codes.loc[i], unit_written.loc[i]
+            accepted = ", ".join(accepted_units(code))
+            message = (f"unit is required for {code}; accepted: {accepted}" if pd.isna(unit)
+                       else f"unknown unit for {code}; accepted: {accepted}")
+            log.error(table, message, int(cells.rows.loc[i]), "unit",
+                      None if pd.isna(unit) else unit)
+
+    # Non-required tests: one warning per (test, unit), not per row, to keep the listing readable.
+    soft = no_factor & ~required & value.notna()
+    if soft.any():
+        groups = pd.DataFrame({"code": codes[soft], "unit": unit_written[soft].fillna(""),
+                               "row": cells.rows[soft]})
+        for (code, unit), g in groups.groupby(["code", "unit"], sort=False):
+            n = len(g)
+            what = "no unit" if unit == "" else "an unknown unit"
+            log.warn(table, f"{n} {code} row{'s' if n != 1 else ''} with {what} (first shown); "
+                     f"values kept as written, unit left empty; accepted units: "
+                     f"{', '.join(accepted_units(code))}",
+                     int(g["row"].iloc[0]), "unit", unit or None)
+
+    factor = factors.fillna(1.0)
+    canonical_unit = codes.map(lambda c: tests[c].canonical_unit, na_action="ignore").astype("string")
+    out = pd.DataFrame({
+        "patient_id": cells.text("patient_id"),
+        "test": codes,
+        "test_as_written": test_written,
+        "value": value * factor,
+        "unit": canonical_unit.where(factors.notna()),
+        "lln": lln * factor,
+        "uln": uln * factor,
+        "value_as_written": value,
+        "unit_as_written": unit_written,
+        "source_row": cells.rows,
+    })
+    if base is not None:
+        out["baseline_value"] = base * factor
+
+    too_high = (out["test"] == "PLT") & out["unit"].notna() & (out["value"] > PLT_MAX)
+    for i in too_high[too_high.fillna(False)].index:
+        log.error(table, f"platelet count {out.at[i, 'value']:g} x10^9/L after conversion from "
+                  f"{unit_written.loc[i]} is outside 0-{PLT_MAX:g} x10^9/L; check the unit",
+                  int(cells.rows.loc[i]), "value", cells.text("value").loc[i])
+    return out

@@ -1,0 +1,255 @@
+"""Raw contract tables -> the canonical `Study` (data contract, "Input" and "Bad input").
+
+This is the part every reader shares: a CSV folder, a workbook, and later SDTM or OMOP readers
+translate their source into raw tables whose columns carry the contract's names (plus
+`source_row`), and `build_study` checks and types them. All problems are collected; any error
+raises `InputError` carrying every problem, warnings otherwise go to `Study.warnings`.
+Every row is kept: the reader never drops one (the analysis lists the rows it does not use).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from ctit import knowledge
+from ctit.errors import Problem, ProblemLog
+from ctit.readers.cells import Cells
+from ctit.readers.files import SOURCE_ROW
+from ctit.readers.labs import PLT_MAX, normalize_labs
+from ctit.readers.timeline import (
+    TIME_COLUMNS,
+    TableTimes,
+    check_end_after_start,
+    check_mixing,
+    check_study_drug_day0,
+    day_zero,
+    parse_times,
+    resolve_days,
+)
+from ctit.study import CANONICAL_COLUMNS, REQUIRED_TABLES, TABLES, InputFile, Study, conform
+
+# Required columns per table; a tuple means "one of these" (day or date).
+REQUIRED_COLUMNS: dict[str, tuple[str | tuple[str, str], ...]] = {
+    "patients": ("patient_id",),
+    "exposures": ("patient_id", "drug", ("start_day", "start_date")),
+    "labs": ("patient_id", ("day", "date"), "test", "value"),
+    "transfusions": ("patient_id", ("day", "date"), "product"),
+    "bleeding": ("patient_id", ("day", "date"), "who_grade"),
+    "adverse_events": ("patient_id", "term", "grade", ("start_day", "start_date")),
+}
+
+ROLES = {r: r for r in ("study_drug", "tpo_ra", "anticancer", "other")}
+SEXES = {"m": "M", "f": "F", "u": "U"}
+PRODUCTS = {"platelets": "platelets", "platelet": "platelets", "rbc": "rbc",
+            "plasma": "plasma", "other": "other"}
+YES_NO = {"yes": "yes", "y": "yes", "no": "no", "n": "no"}
+
+
+def as_text(raw: pd.DataFrame) -> pd.DataFrame:
+    """Columns lower-cased and trimmed, cells as text: readers of typed sources may pass numbers."""
+    out = raw.copy()
+    out.columns = [str(c).strip().lower() for c in out.columns]
+    for c in out.columns:
+        if c != SOURCE_ROW:
+            s = out[c]
+            out[c] = s.where(s.isna(), s.astype(str)).astype("string")
+    return out
+
+
+def check_columns(table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
+    """A missing required column is one error for the table (row 1: the header)."""
+    for need in REQUIRED_COLUMNS[table]:
+        if isinstance(need, tuple):
+            if not any(c in raw.columns for c in need):
+                log.error(table, f"required column is missing: give {need[0]!r} or {need[1]!r}",
+                          row=1, column=need[0])
+        elif need not in raw.columns:
+            log.error(table, "required column is missing", row=1, column=need)
+
+
+def _extras(table: str, raw: pd.DataFrame) -> pd.DataFrame:
+    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table]]]
+
+
+def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
+    """The patients table, and index_date parsed (for day 0)."""
+    pid = c.text("patient_id")
+    c.require("patient_id", "patient_id")
+    first_row = c.rows.groupby(pid).transform("min")
+    dup = pid.notna() & pid.duplicated()
+    for i in dup[dup].index:
+        c.log.error(c.table, f"duplicate patient_id (first at row {first_row.loc[i]})",
+                    int(c.rows.loc[i]), "patient_id", pid.loc[i])
+    index_date = c.date("index_date")
+    plt = c.number("pre_therapy_platelets", nonnegative=True)
+    c.error_at(plt > PLT_MAX, "pre_therapy_platelets",
+               f"platelet count outside 0-{PLT_MAX:g} x10^9/L; give it in 10^9/L")
+    frame = pd.DataFrame({
+        "patient_id": pid,
+        "sex": c.choice("sex", SEXES, "sex"),
+        "age_years": c.number("age_years", nonnegative=True),
+        "height_cm": c.number("height_cm", nonnegative=True),
+        "weight_kg": c.number("weight_kg", nonnegative=True),
+        "tumor_type": c.text("tumor_type"),
+        "pre_therapy_platelets": plt,
+        "index_date": index_date.dt.strftime("%Y-%m-%d").astype("string"),
+        "source_row": c.rows,
+    })
+    return frame, index_date
+
+
+def _exposures(c: Cells) -> pd.DataFrame:
+    """Drug names and roles: the table's role when given, else the drug dictionary's."""
+    drug = c.text("drug")
+    c.require("drug", "drug name")
+    given_role = c.choice("role", ROLES, "role")
+    entries = drug.map(knowledge.lookup_drug, na_action="ignore")
+    dict_role = entries.map(lambda e: e.role if e else pd.NA, na_action="ignore").astype("string")
+    dict_name = entries.map(lambda e: e.drug if e else pd.NA, na_action="ignore").astype("string")
+    role_written = c.text("role")
+    from_dictionary = role_written.isna() & drug.notna()
+
+    unknown = from_dictionary & dict_role.isna()
+    groups = pd.DataFrame({"key": drug[unknown].str.lower(), "drug": drug[unknown],
+                           "row": c.rows[unknown]})
+    for _, g in groups.groupby("key", sort=False):
+        n = len(g)
+        c.log.warn(c.table, f"drug not in the dictionary: role 'other' assumed ({n} row"
+                   f"{'s' if n != 1 else ''}, first shown); add a role column to classify it",
+                   int(g["row"].iloc[0]), "drug", g["drug"].iloc[0])
+
+    differs = given_role.notna() & dict_role.notna() & (given_role != dict_role)
+    groups = pd.DataFrame({"key": drug[differs].str.lower() + "|" + given_role[differs],
+                           "row": c.rows[differs], "role": given_role[differs],
+                           "dict": dict_role[differs], "name": dict_name[differs]})
+    for _, g in groups.groupby("key", sort=False):
+        r = g.iloc[0]
+        c.log.warn(c.table, f"role {r['role']!r} differs from the drug dictionary's "
+                   f"{r['dict']!r} for {r['name']}; the table's role is used",
+                   int(r["row"]), "role", r["role"])
+
+    role = given_role.fillna(dict_role)
+    role = role.mask(role.isna() & drug.notna(), "other")
+    return pd.DataFrame({
+        "patient_id": c.text("patient_id"),
+        "drug": drug,
+        "drug_name": dict_name.fillna(drug),
+        "role": role,
+        "dose": c.number("dose", nonnegative=True),
+        "dose_unit": c.text("dose_unit"),
+        "source_row": c.rows,
+    })
+
+
+def _transfusions(c: Cells) -> pd.DataFrame:
+    c.require("product", "product")
+    return pd.DataFrame({
+        "patient_id": c.text("patient_id"),
+        "product": c.choice("product", PRODUCTS, "product"),
+        "units": c.number("units", nonnegative=True),
+        "source_row": c.rows,
+    })
+
+
+def _bleeding(c: Cells) -> pd.DataFrame:
+    c.require("who_grade", "WHO bleeding grade")
+    return pd.DataFrame({
+        "patient_id": c.text("patient_id"),
+        "who_grade": c.integer("who_grade", low=0, high=4, what="WHO bleeding grade"),
+        "site": c.text("site"),
+        "source_row": c.rows,
+    })
+
+
+def _adverse_events(c: Cells) -> pd.DataFrame:
+    c.require("term", "term")
+    c.require("grade", "grade")
+    return pd.DataFrame({
+        "patient_id": c.text("patient_id"),
+        "term": c.text("term"),
+        "grade": c.integer("grade", low=1, high=5, what="CTCAE grade"),
+        "serious": c.choice("serious", YES_NO, "serious"),
+        "related": c.choice("related", YES_NO, "related"),
+        "source_row": c.rows,
+    })
+
+
+def _check_patients(c: Cells, known: set[str]) -> None:
+    pid = c.text("patient_id")
+    c.require("patient_id", "patient_id")
+    c.error_at(pid.notna() & ~pid.isin(known), "patient_id",
+               "unknown patient: this patient_id is not in the patients table")
+
+
+def build_study(
+    raw: Mapping[str, pd.DataFrame],
+    inputs: Sequence[InputFile],
+    source: str,
+    *,
+    problems: Sequence[Problem] = (),
+    expected: Mapping[str, str] | None = None,
+) -> Study:
+    """Check and type raw contract tables into a `Study`; raise `InputError` with every problem.
+
+    `raw` maps table names to tables whose columns are the contract's names (any case) and
+    which carry `source_row`. `problems` found earlier (e.g. while reading files) are included
+    in the result; `expected` says where a missing table was looked for, for the message.
+    """
+    log = ProblemLog()
+    log.problems.extend(problems)
+    tables = {name: as_text(df) for name, df in raw.items() if name in TABLES}
+    for name in REQUIRED_TABLES:
+        if name not in tables:
+            where = (expected or {}).get(name)
+            log.error(name, "required table is missing" + (f" ({where})" if where else ""))
+    for name, df in tables.items():
+        check_columns(name, df, log)
+    cells = {name: Cells(name, df, log) for name, df in tables.items()}
+
+    frames: dict[str, pd.DataFrame] = {}
+    index_date = pd.Series(dtype="datetime64[ns]")
+    if "patients" in cells:
+        frames["patients"], index_date = _patients(cells["patients"])
+        known = set(frames["patients"]["patient_id"].dropna())
+        for name, c in cells.items():
+            if name != "patients":
+                _check_patients(c, known)
+    builders = {"exposures": _exposures, "labs": normalize_labs, "transfusions": _transfusions,
+                "bleeding": _bleeding, "adverse_events": _adverse_events}
+    for name, build in builders.items():
+        if name in cells:
+            frames[name] = build(cells[name])
+
+    times: dict[str, TableTimes] = {n: parse_times(cells[n]) for n in TIME_COLUMNS if n in cells}
+    mixed = check_mixing(list(times.values()), log)
+    day0: dict[str, pd.Timestamp] = {}
+    if "exposures" in times:
+        study_drug = (frames["exposures"]["role"] == "study_drug").fillna(False)
+        if "patients" in frames:
+            p = cells["patients"]
+            day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
+                            p.rows, frames["patients"]["patient_id"], log)
+        check_study_drug_day0(times["exposures"], study_drug, mixed, log)
+    days = resolve_days(list(times.values()), day0, log)
+    for (name, column), values in days.items():
+        frames[name][column] = values
+    for name in ("exposures", "adverse_events"):
+        if name in times:
+            t = times[name]
+            end = t.pair("end_day")
+            end_column = pd.Series(end.day_column, index=end.day_text.index).where(
+                end.day_text.notna(), end.date_column)
+            end_text = end.day_text.fillna(end.date_text)
+            bad = (frames[name]["end_day"] < frames[name]["start_day"]).fillna(False)
+            for column in end_column[bad].unique():
+                sel = end_column == column
+                check_end_after_start(name, frames[name]["start_day"][sel],
+                                      frames[name]["end_day"][sel], t.rows[sel],
+                                      end_text[sel], column, log)
+
+    log.raise_if_errors()
+    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name])], axis=1))
+             for name in frames}
+    return Study(**typed, inputs=list(inputs), warnings=log.warnings, source=source)
