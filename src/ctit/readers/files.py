@@ -173,6 +173,7 @@ def read_folder(path: Path) -> RawInput:
         tables[table] = frame
         inputs.append(InputFile(table, f.name, len(frame), sha256_of(f)))
     expected = {t: f"no {t}.csv in {path}" for t in TABLES}
+    inputs.sort(key=lambda i: TABLES.index(i.table))
     return RawInput(tables, inputs, log.problems, f"CSV folder {path}", expected)
 
 
