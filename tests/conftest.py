@@ -1,0 +1,43 @@
+"""Shared fixtures: where the shared test data lives, and one Spark connection per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+# The repo sits beside `shared/` (here /work/main and /work/shared; in CI <clone>/../shared).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared data folder; tests that need it are skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA} (expected beside the repo)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """An Ibis PySpark connection in local mode; mark users `spark` and
+    `xdist_group("spark")` so one worker starts the JVM once."""
+    pytest.importorskip("pyspark")
+    import ibis
+    from pyspark.sql import SparkSession
+
+    # Its own warehouse and Derby home: a shared default dir gives LOCATION_ALREADY_EXISTS.
+    home = tmp_path_factory.mktemp("spark")
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("ctit-tests")
+        .config("spark.sql.warehouse.dir", str(home / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield ibis.pyspark.connect(spark)
+    spark.stop()
