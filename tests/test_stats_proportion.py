@@ -1,4 +1,6 @@
-"""Clopper-Pearson intervals, pinned against R 4.2.2 `binom.test(x, n, conf.level = ...)$conf.int`."""
+"""Clopper-Pearson intervals, pinned against R 4.2.2:
+`binom.test(x, n, conf.level = level)$conf.int`.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ def test_bounds_are_exact_at_the_edges() -> None:
 
 
 def test_zero_denominator() -> None:
-    assert clopper_pearson(0, 0) == Proportion(0, 0, None, None, None, "Clopper-Pearson exact 95% CI")
+    expected = Proportion(0, 0, None, None, None, "Clopper-Pearson exact 95% CI")
+    assert clopper_pearson(0, 0) == expected
 
 
 def test_method_names_the_level() -> None:

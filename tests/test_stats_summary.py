@@ -1,4 +1,6 @@
-"""Descriptive summaries; quartiles pinned against R 4.2.2 `quantile(x, c(.25, .5, .75))` (type 7)."""
+"""Descriptive summaries; quartiles pinned against R 4.2.2 (type 7):
+`quantile(x, c(.25, .5, .75))`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Kaplan-Meier and the median's Brookmeyer-Crowley interval, pinned against R 4.2.2 / survival 3.5-3:
+"""Kaplan-Meier and the median's Brookmeyer-Crowley interval, pinned against R 4.2.2 and
+survival 3.5-3:
 `f <- survfit(Surv(time, status) ~ 1, conf.type = "log-log", conf.int = level); quantile(f, 0.5)`.
 """
 
@@ -197,6 +198,7 @@ def test_cross_check_lifelines() -> None:
 def test_as_dict_is_json_ready() -> None:
     d = json.loads(json.dumps(kaplan_meier([1, 2, 3], [1, 0, 1]).as_dict()))
     assert set(d) == {"n", "n_events", "median", "ci_low", "ci_high", "method", "table"}
-    assert list(d["table"][0]) == ["time", "n_risk", "n_event", "n_censor", "surv", "lower", "upper"]
+    columns = ["time", "n_risk", "n_event", "n_censor", "surv", "lower", "upper"]
+    assert list(d["table"][0]) == columns
     assert d["table"][0]["surv"] == pytest.approx(2 / 3)
     assert "log-log" in d["method"] and "Brookmeyer-Crowley" in d["method"]

@@ -1,4 +1,5 @@
-"""Wilcoxon signed-rank test, pinned against R 4.2.2 `wilcox.test(d, rep(0, length(d)), paired = TRUE)`.
+"""Wilcoxon signed-rank test, pinned against R 4.2.2:
+`wilcox.test(d, rep(0, length(d)), paired = TRUE)`.
 
 R numbers were computed once (R is never called by the tests); the R call is beside each case.
 """
@@ -27,7 +28,13 @@ R_CASES = [
     # d50 <- (1:50 + 0.25) * ifelse((1:50) %% 4 == 0, -1, 1); n = 50: normal approximation
     ("n50_no_ties", _signed(range(1, 51), 0.25, 4), 963, 0.0017050250555130208, CORRECTED),
     # c(1, 1, 2, -2, 3, 3, 3, -1, 4, 5, -5, 2): ties, no zeros
-    ("ties_no_zeros", [1, 1, 2, -2, 3, 3, 3, -1, 4, 5, -5, 2], 59.5, 0.11483394339500672, CORRECTED),
+    (
+        "ties_no_zeros",
+        [1, 1, 2, -2, 3, 3, 3, -1, 4, 5, -5, 2],
+        59.5,
+        0.11483394339500672,
+        CORRECTED,
+    ),
     # c(3)
     ("n1_positive", [3], 1, 1.0, EXACT),
     # c(-3)
@@ -54,7 +61,9 @@ R_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("d", "v", "p", "method"), [c[1:] for c in R_CASES], ids=[c[0] for c in R_CASES])
+@pytest.mark.parametrize(
+    ("d", "v", "p", "method"), [c[1:] for c in R_CASES], ids=[c[0] for c in R_CASES]
+)
 def test_matches_r(d: list[float], v: float, p: float, method: str) -> None:
     result = wilcoxon_signed_rank(d)
     assert result.method == method
@@ -113,7 +122,8 @@ def test_empty_input() -> None:
     # R stops ("not enough (non-missing) 'x' observations"); here p is None.
     for empty in ([], [None, float("nan")]):
         result = wilcoxon_signed_rank(empty)
-        assert (result.n_pairs, result.n_nonzero, result.statistic, result.p_value) == (0, 0, 0.0, None)
+        summary = (result.n_pairs, result.n_nonzero, result.statistic, result.p_value)
+        assert summary == (0, 0, 0.0, None)
 
 
 def test_exact_max_n_is_the_switch() -> None:

@@ -61,8 +61,9 @@ def wilcoxon_signed_rank(
        unless `correction` is False (R's `correct = FALSE`).
 
     `exact_max_n=50` is R's default (`exact = NULL`); `exact_max_n=0` is R's `exact = FALSE`.
-    SAS PROC UNIVARIATE reports S = V - n(n+1)/4 and uses the exact distribution only for
-    n <= 20, and SciPy's `wilcoxon` has other defaults: their p-values can differ from R's.
+    SAS PROC UNIVARIATE reports S = V - n(n+1)/4, exact for n <= 20 and a Student t
+    approximation above; SciPy's `wilcoxon` has other defaults (zero handling, when to be
+    exact): both can give p-values that differ from R's.
     With no difference left, R stops with an error; here `p_value` is None and V is 0.
     """
     if exact_max_n < 0:
