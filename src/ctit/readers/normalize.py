@@ -227,12 +227,12 @@ def build_study(
     day0: dict[str, pd.Timestamp] = {}
     if "exposures" in times:
         study_drug = (frames["exposures"]["role"] == "study_drug").fillna(False)
-        if "patients" in frames:
-            p = cells["patients"]
-            day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
-                            p.rows, frames["patients"]["patient_id"], log)
+        # Without a patients table (already an error) day 0 still comes from the study drug.
+        p = cells.get("patients") or Cells("patients", as_text(pd.DataFrame({SOURCE_ROW: []})), log)
+        day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
+                        p.rows, p.text("patient_id"), log)
         check_study_drug_day0(times["exposures"], study_drug, mixed, log)
-    days = resolve_days(list(times.values()), day0, log)
+    days = resolve_days(list(times.values()), day0, log, mixed)
     for (name, column), values in days.items():
         frames[name][column] = values
     for name in ("exposures", "adverse_events"):

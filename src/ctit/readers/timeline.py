@@ -64,6 +64,9 @@ def parse_times(cells: Cells) -> TableTimes:
                         cells.integer(day_col, what="day"), cells.date(date_col))
         both = pair.day_text.notna() & pair.date_text.notna()
         cells.error_at(both, date_col, f"both {day_col} and {date_col} are given; give one")
+        # Already an error: the row's date must not also count towards mixing or day 0.
+        pair.date_text = pair.date_text.mask(both)
+        pair.dates = pair.dates.mask(both)
         if k == 0 and (cells.has(day_col) or cells.has(date_col)):
             neither = pair.day_text.isna() & pair.date_text.isna()
             shown = day_col if cells.has(day_col) else date_col
@@ -143,10 +146,11 @@ def day_zero(exposures: TableTimes, study_drug: pd.Series, index_date: pd.Series
 
 
 def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
-                 log: ProblemLog) -> dict[tuple[str, str], pd.Series]:
+                 log: ProblemLog, skip: set[str] = frozenset()) -> dict[tuple[str, str], pd.Series]:
     """Integer days for every pair: given days, or (date - day 0). Keyed (table, day column).
 
-    A patient with dated cells but no day 0 gets one error, at their first dated cell.
+    A patient with dated cells but no day 0 gets one error, at their first dated cell
+    (not for patients in `skip`, those mixing days and dates: that error comes first).
     """
     out: dict[tuple[str, str], pd.Series] = {}
     missing: dict[str, list[tuple[str, int, str, str]]] = {}
@@ -155,7 +159,8 @@ def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
         for pair in t.pairs:
             from_dates = (pair.dates - zero).dt.days.astype("Int64")
             out[(t.table, pair.day_column)] = pair.days.fillna(from_dates)
-            lost = pair.dates.notna() & zero.isna() & t.patient_id.notna()
+            lost = pair.dates.notna() & zero.isna() & t.patient_id.notna() \
+                & ~t.patient_id.isin(skip).fillna(False)
             for i in lost[lost].index:
                 missing.setdefault(str(t.patient_id.loc[i]), []).append(
                     (t.table, int(t.rows.loc[i]), pair.date_column, str(pair.date_text.loc[i])))
