@@ -71,7 +71,7 @@ def kaplan_meier(
     - One table row per distinct time: at risk = subjects with time >= t (censored at t are at
       risk at t), S(t) = prod (1 - d/n), Greenwood SE of log S = sqrt(sum d / (n (n - d))).
     - Pointwise limits, z = the normal (1 + level)/2 quantile: "log-log" (default)
-      S^exp(+-z se / log S), None where S is 0 or 1; "log" S exp(-+z se), upper capped at 1;
+      S^exp(-+z se / log S), None where S is 0 or 1; "log" S exp(-+z se), upper capped at 1;
       "plain" S (1 -+ z se), clipped to [0, 1].
     - Median: the first time at which S <= 0.5. When S equals 0.5 (within R's tolerance
       sqrt(machine epsilon)) from time t1 until the curve next drops at t2, the median is
