@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import ibis
@@ -193,7 +194,12 @@ def load_criteria(version: str = "5.0") -> Criteria:
     """The bundled CTCAE criteria table of `version`, checked against the rule grammar."""
     if version not in _VERSIONS:
         raise CriteriaError(f"no criteria table for CTCAE version {version!r}; have {sorted(_VERSIONS)}")
-    source = knowledge_path(_VERSIONS[version])
+    return read_criteria(knowledge_path(_VERSIONS[version]), version)
+
+
+def read_criteria(source: Path, version: str) -> Criteria:
+    """A criteria table from a CSV file in the rule grammar; `CriteriaError` names the bad row."""
+    source = Path(source)
     with source.open(encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         expected = ["version", "term", "test", "direction", "grade", "baseline_condition",
