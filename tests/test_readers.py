@@ -433,3 +433,24 @@ def test_xlsx_problem_rows_are_sheet_rows(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         read_study(path)
     find(exc.value.problems, "labs", 4, "value", "n/a")
+
+
+# --- file-level problems ----------------------------------------------------------------------
+
+def test_file_level_problems(tmp_path: Path) -> None:
+    folder = make_study(tmp_path, labs="", transfusions="patient_id,day,product\nP1,3,platelets,x\n")
+    (folder / "bleeding.csv").write_bytes("patient_id,day,who_grade,site\nP1,3,1,gencive café\n"
+                                          .encode("latin-1"))
+    problems = problems_of(folder)
+    assert "empty" in find(problems, "labs", 1, None).message
+    assert "unquoted comma" in find(problems, "transfusions", 2, None, "x").message
+    assert "not UTF-8" in find(problems, "bleeding", None, None).message
+    assert len([p for p in problems if p.severity == "error"]) == 3, "\n".join(map(str, problems))
+
+
+def test_other_files_are_warned_not_read(tmp_path: Path) -> None:
+    folder = make_study(tmp_path)
+    (folder / "notes.csv").write_text("a,b\n1,2\n")
+    (folder / "README.txt").write_text("hello")
+    (w,) = read_study(folder).warnings
+    assert w.table == "notes" and "not a contract table" in w.message

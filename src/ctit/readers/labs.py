@@ -62,14 +62,16 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     base = cells.number("baseline_value", nonnegative=True) if baseline else None
     unit_written = cells.text("unit")
 
-    factors = pd.Series(
-        [knowledge.unit_factor(c, u) if pd.notna(c) and pd.notna(u) else None
-         for c, u in zip(codes, unit_written)],
-        index=codes.index, dtype="Float64",
-    )
+    # Look up each distinct (test, unit) once, then map back onto the rows.
+    pairs = pd.DataFrame({"code": codes, "unit": unit_written})
+    distinct = pairs.dropna().drop_duplicates()
+    distinct["factor"] = [knowledge.unit_factor(c, u) for c, u in zip(distinct["code"], distinct["unit"])]
+    factors = pairs.merge(distinct, on=["code", "unit"], how="left")["factor"]
+    factors = pd.Series(factors.to_numpy(dtype="float64", na_value=float("nan")),
+                        index=codes.index).astype("Float64")
     tests = knowledge.lab_tests()
-    required = pd.Series([pd.notna(c) and tests[c].unit_required for c in codes],
-                         index=codes.index, dtype=bool)
+    needs_unit = {code: t.unit_required for code, t in tests.items()}
+    required = codes.map(needs_unit).astype("boolean").fillna(False).astype(bool)
     no_factor = codes.notna() & factors.isna()
 
     if not cells.has("unit"):

@@ -204,8 +204,13 @@ def build_study(
         if name not in tables:
             where = (expected or {}).get(name)
             log.error(name, "required table is missing" + (f" ({where})" if where else ""))
+    # A table already reported as unreadable as a whole (e.g. an empty file) is not also
+    # reported column by column.
+    unreadable = {p.table for p in problems if p.severity == "error" and p.column is None
+                  and p.row in (None, 1)}
     for name, df in tables.items():
-        check_columns(name, df, log)
+        if name not in unreadable:
+            check_columns(name, df, log)
     cells = {name: Cells(name, df, log) for name, df in tables.items()}
 
     frames: dict[str, pd.DataFrame] = {}

@@ -95,12 +95,10 @@ def _cells_long(all_times: list[TableTimes]) -> pd.DataFrame:
 def check_mixing(all_times: list[TableTimes], log: ProblemLog) -> set[str]:
     """Patients giving both days and dates: an error on each cell of their less-used kind."""
     cells = _cells_long(all_times)
-    mixed: set[str] = set()
-    for pid, g in cells.groupby("patient_id", sort=False):
+    kinds = cells.groupby("patient_id", sort=False)["mode"].nunique()
+    mixed: set[str] = {str(p) for p in kinds[kinds > 1].index}
+    for pid, g in cells[cells["patient_id"].isin(mixed)].groupby("patient_id", sort=False):
         counts = g["mode"].value_counts()
-        if len(counts) < 2:
-            continue
-        mixed.add(str(pid))
         # The less-used kind is reported (ties: the kind that appears later in the files).
         first_seen = list(dict.fromkeys(g["mode"]))
         minority = min(first_seen, key=lambda m: (counts[m], -first_seen.index(m)))
