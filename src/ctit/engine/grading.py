@@ -314,13 +314,6 @@ def _term_grade(term: Term, refs: _Refs) -> tuple[ir.IntegerValue, ir.StringValu
     return grade, reason
 
 
-def _defaults(test: ir.StringValue, defaults: dict[str, float] | None) -> ir.FloatingValue:
-    if not defaults:
-        return ibis.null("float64")
-    return ibis.cases(*((test == k, ibis.literal(float(v), "float64")) for k, v in defaults.items()),
-                      else_=ibis.null("float64"))
-
-
 def derive_lab_grades(
     labs: ir.Table,
     criteria: Criteria | None = None,
@@ -347,52 +340,57 @@ def derive_lab_grades(
     if missing:
         raise ValueError(f"derive_lab_grades: labs lacks column(s) {', '.join(missing)}")
 
-    terms = [t for t in criteria.terms]
-    term_table = ibis.memtable(
-        {
-            "_g_test": [t.test for t in terms],
-            "_g_term": [t.name for t in terms],
-            "_g_direction": [t.direction for t in terms],
-        },
-        schema={"_g_test": "string", "_g_term": "string", "_g_direction": "string"},
+    # One small projection per term, unioned: each carries only its own rules, with the
+    # test's defaults and canonical unit as constants. A single CASE over every term grows
+    # past Spark's 64 KB generated-method limit and loses whole-stage codegen.
+    parts = [_grade_term(labs, t, default_lln, default_uln) for t in criteria.terms]
+    graded_tests = sorted({t.test for t in criteria.terms})
+    others = labs.filter(labs.test.isnull() | ~labs.test.isin(graded_tests)).mutate(
+        term=ibis.null("string"),
+        direction=ibis.null("string"),
+        grade=ibis.null("int64"),
+        grade_reason=ibis.literal(f"no CTCAE v{criteria.version} lab term for this test", "string"),
     )
-    joined = labs.left_join(term_table, labs.test == term_table._g_test)
+    return ibis.union(*parts, others, distinct=False)
+
+
+def _grade_term(
+    labs: ir.Table,
+    term: Term,
+    default_lln: dict[str, float] | None,
+    default_uln: dict[str, float] | None,
+) -> ir.Table:
+    rows = labs.filter(labs.test == term.test)
+
+    def limit(column: ir.Column, defaults: dict[str, float] | None) -> ir.FloatingValue:
+        value = column.cast("float64")
+        if defaults and term.test in defaults:
+            value = value.coalesce(ibis.literal(float(defaults[term.test]), "float64"))
+        return value
 
     refs = _Refs(
-        value=joined.value.cast("float64"),
-        lln=joined.lln.cast("float64").coalesce(_defaults(joined.test, default_lln)),
-        uln=joined.uln.cast("float64").coalesce(_defaults(joined.test, default_uln)),
-        baseline=joined.baseline_value.cast("float64"),
+        value=rows.value.cast("float64"),
+        lln=limit(rows.lln, default_lln),
+        uln=limit(rows.uln, default_uln),
+        baseline=rows.baseline_value.cast("float64"),
     )
-    canonical = {code: t.canonical_unit for code, t in lab_tests().items()}
-    unit = joined.unit.cast("string").strip()
-    unit_known = unit.notnull() & (unit != "")
-    canonical_unit = ibis.cases(*((joined.test == code, u) for code, u in canonical.items()),
-                                else_=ibis.null("string"))
-
-    grade_by_term = []
-    reason_by_term = []
-    for t in terms:
-        g, why = _term_grade(t, refs)
-        is_term = joined._g_term == t.name
-        grade_by_term.append((is_term, g))
-        reason_by_term.append((is_term, why))
-    null_int = ibis.null("int64")
-
-    # Preconditions come first: without a known unit or a value nothing can be compared.
+    canonical = lab_tests()[term.test].canonical_unit
+    unit = rows.unit.cast("string").strip()
+    grade, reason = _term_grade(term, refs)
+    # Preconditions first: without a value in the canonical unit nothing can be compared.
     pre = [
-        (joined._g_term.isnull(), f"no CTCAE v{criteria.version} lab term for this test"),
         (refs.value.isnull(), "no value"),
-        (~unit_known, "unit unknown"),
-        (unit.lower() != canonical_unit.lower(),
-         "unit " + unit + " is not the canonical unit " + canonical_unit),
+        (unit.isnull() | (unit == ""), "unit unknown"),
+        (unit.lower() != canonical.lower(), "unit " + unit + f" is not the canonical unit {canonical}"),
     ]
-    grade = ibis.cases(*((cond, null_int) for cond, _ in pre), *grade_by_term, else_=null_int)
-    reason = ibis.cases(*pre, *reason_by_term, else_=ibis.null("string"))
-
-    return joined.mutate(
-        term=joined._g_term, direction=joined._g_direction, grade=grade, grade_reason=reason
-    ).drop("_g_test", "_g_term", "_g_direction")
+    null_int = ibis.null("int64")
+    return rows.mutate(
+        term=ibis.literal(term.name, "string"),
+        direction=ibis.literal(term.direction, "string"),
+        grade=ibis.cases(*((cond, null_int) for cond, _ in pre), else_=grade),
+        grade_reason=ibis.cases(*((cond, ibis.literal(text, "string") if isinstance(text, str) else text)
+                                  for cond, text in pre), else_=reason),
+    )
 
 
 def with_baseline(
