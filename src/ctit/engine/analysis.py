@@ -69,10 +69,16 @@ def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
     )
 
 
-def build_derivations(t: dict[str, ir.Table], protocol: Protocol) -> dict[str, ir.Table]:
-    """Every derivation as an Ibis expression over the canonical tables `t`."""
+def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
+                      con: ibis.BaseBackend | None = None) -> dict[str, ir.Table]:
+    """Every derivation as an Ibis expression over the canonical tables `t`.
+
+    With a connection, the graded labs and the screened patients are computed once and
+    stored, since every later derivation reads them.
+    """
     p = protocol
-    graded = derive_graded_labs(t["labs"], p)
+    keep = (lambda name, e: backend.materialize(con, name, e)) if con is not None else (lambda name, e: e)
+    graded = keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
     platelets = graded.filter(graded.test == "PLT")
     platelets = platelets.filter(platelets.day <= p.followup_end_day)
 
@@ -98,12 +104,12 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol) -> dict[str, i
     screened = derive_eligibility(screened)
     individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
         screened.pre_therapy_platelets < p.cr_threshold)
-    screened = screened.mutate(
+    screened = keep("ctit_screened", screened.mutate(
         cr_threshold=ibis.cases((individual, screened.pre_therapy_platelets), else_=p.cr_threshold),
         bsa_m2=mosteller_bsa(screened.height_cm, screened.weight_kg),
         planned_daily_dose_mg=planned_daily_dose(screened.height_cm, screened.weight_kg,
                                                  p.dose_mg_per_m2, p.dose_rounding_mg),
-    )
+    ))
 
     included = screened.filter(screened.included).select("patient_id", "cr_threshold", "nadir_grade")
     counts = platelets.filter(platelets.day.between(1, p.followup_end_day) & platelets.value.notnull())
@@ -158,7 +164,7 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
     """Run every derivation of the protocol on `study` (DuckDB unless `con` is given)."""
     con = con or backend.connect()
     tables = backend.study_tables(con, study)
-    expr = build_derivations(tables, protocol)
+    expr = build_derivations(tables, protocol, con)
     run = {name: con.to_pyarrow(e).to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(dtype_backend="numpy_nullable")
            for name, e in expr.items() if name not in ("landmarks_wide",)}
     screened = run["screened"].sort_values("source_row").reset_index(drop=True)
@@ -173,12 +179,18 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
     # Kaplan-Meier input (section 8): CR onset, else censored at the last count in [1, end].
     patients["km_event"] = patients.time_to_cr.notna()
     patients["km_time"] = patients.time_to_cr.fillna(patients.last_count_day)
+    # Without study drug there is no day 0, so no day-relative value means anything.
+    no_day0 = patients.first_drug_day.isna()
+    for c in ("baseline_plt", "baseline_grade", "nadir_day", "nadir_plt", "nadir_grade", "prior_tpo_ra_days",
+              "prior_tpo_ra_agents", "n_post_baseline_counts", "last_count_day"):
+        patients[c] = patients[c].astype("object").where(~no_day0, None)
     excluded = ~patients.included.astype(bool)
     response_cols = ["cr_threshold", "best_response", "response_onset_day", "time_to_cr", "km_event",
                      "km_time", "liver_max_grade"] + [c for c in patients if c.endswith("_onset_day")]
     response_cols += [f"plt_d{d}" for d in protocol.landmark_days] + [f"change_d{d}" for d in protocol.landmark_days]
     for c in set(response_cols):
         patients[c] = patients[c].astype("object").where(~excluded, None)
+    patients = patients.astype("object").where(patients.notna(), None)
     return Derivations(
         patients=patients,
         landmarks=run["landmarks"],

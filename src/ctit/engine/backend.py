@@ -31,6 +31,17 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
     return con.create_table(name, data, overwrite=True)
 
 
+def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
+    """Compute `expr` once into a temporary table (or cached view) that later steps reuse."""
+    if con.name == "duckdb":
+        return con.create_table(name, expr, temp=True, overwrite=True)
+    if con.name == "pyspark":
+        sdf = con._session.sql(con.compile(expr)).cache()
+        sdf.createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, expr, overwrite=True)
+
+
 def study_tables(con: ibis.BaseBackend, study: Study) -> dict[str, ir.Table]:
     """Every canonical table of a study, loaded into `con`, by table name."""
     return {name: table(con, f"ctit_{name}", df) for name, df in study.tables()}
