@@ -11,17 +11,14 @@ from ctit.results import StudyResults, analyze_study
 
 
 def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None = None,
-                 overrides: list[str] | None = None, *, formats: tuple[str, ...] = ("json", "csv", "html"),
-                 con: Any = None) -> tuple[StudyResults, list[Path]]:
-    from ctit.readers import read_study
-    from ctit.reports.outputs import write_outputs
+                 overrides: list[str] | None = None, *, source: str = "study",
+                 formats: tuple[str, ...] | None = None, con: Any = None) -> tuple[StudyResults, list[Path]]:
+    """Analyse the study at `study_path` (read with the `source` reader) into `out`."""
+    from ctit.reports import DEFAULT_FORMATS, write_reports
+    from ctit.sources import read_source
 
     protocol = load_protocol(protocol_path, overrides)
-    study = read_study(Path(study_path))
+    study = read_source(Path(study_path), source)
     results = analyze_study(study, protocol, con)
-    written = write_outputs(results, Path(out))
-    if "html" in formats:
-        from ctit.reports.html import write_html
-
-        written.append(write_html(results, Path(out)))
+    written = write_reports(results, Path(out), DEFAULT_FORMATS if formats is None else formats)
     return results, written

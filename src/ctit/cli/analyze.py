@@ -16,13 +16,14 @@ def analyze(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
     protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
 ) -> None:
     """Screen, grade, derive responses, compute the statistics and write the outputs."""
     from ctit.pipeline import run_analysis
 
     with input_errors_exit():
-        results, written = run_analysis(study, out, protocol, set_ or [])
+        results, written = run_analysis(study, out, protocol, set_ or [], source=source)
     if not quiet:
         from ctit.reports.terminal import render_summary
 
