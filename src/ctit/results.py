@@ -165,8 +165,17 @@ def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, An
     return events
 
 
-def analyze_study(study: Study, protocol: Protocol, con: Any = None,
-                  inputs: list[dict[str, Any]] | None = None) -> StudyResults:
+def _inputs(study: Study, unused: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each input file with its rows, the rows a protocol result rests on, and SHA-256."""
+    out = []
+    for f in study.inputs:
+        n_unused = int((unused.table == f.table).sum()) if f.table in set(unused.table) else 0
+        out.append({"name": f.name, "table": f.table, "rows": f.rows, "rows_used": f.rows - n_unused,
+                    "sha256": f.sha256})
+    return out
+
+
+def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
     """Derivations, then statistics: the study's Results from its canonical tables."""
     d = derive_study(study, protocol, con)
     patients = d.patients
@@ -182,10 +191,7 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None,
         response=_response(included, protocol),
         time_to_cr=time_to_cr,
         safety_events=_safety(included, d.reported_events),
-        inputs=inputs if inputs is not None else [
-            {"table": f.table, "name": f.name, "rows": f.rows, "rows_used": None, "sha256": f.sha256}
-            for f in study.inputs
-        ],
+        inputs=_inputs(study, d.unused_rows),
         warnings=[str(w) for w in study.warnings],
         derivations=d,
         study=study,

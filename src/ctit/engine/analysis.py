@@ -21,6 +21,7 @@ from ctit.engine.grading import derive_lab_grades, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
 from ctit.engine.response_window import derive_response_onset
+from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
     LIVER_TESTS,
     derive_liver_toxicity,
@@ -55,6 +56,7 @@ class Derivations:
     reported_events: pd.DataFrame # patient x term: highest treatment-emergent grade
     graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
     tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
+    unused_rows: pd.DataFrame     # input rows no protocol result uses: table, source_row, reason
 
 
 def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
@@ -138,6 +140,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         "reported_events": reported,
         "graded_labs": graded,
         "tpo_ra_courses": courses,
+        "unused_rows": derive_unused_rows(t, screened, p),
     }
 
 
@@ -198,4 +201,5 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
         reported_events=run["reported_events"],
         graded_labs=run["graded_labs"],
         tpo_ra_courses=run["tpo_ra_courses"],
+        unused_rows=run["unused_rows"].sort_values(["table", "source_row"]).reset_index(drop=True),
     )

@@ -61,4 +61,7 @@ def write_outputs(results: StudyResults, out: Path) -> list[Path]:
     path = out / "patients.csv"
     patients_table(results).to_csv(path, index=False, lineterminator="\n")
     written.append(path)
+    path = out / "unused_rows.csv"
+    results.derivations.unused_rows.to_csv(path, index=False, lineterminator="\n")
+    written.append(path)
     return written

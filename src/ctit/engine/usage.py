@@ -1,0 +1,89 @@
+"""Which input rows the protocol's results rest on, and why the others do not count
+(data contract: "every input row is either used or listed with the reason it was not")."""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from ctit.engine.safety import LIVER_TESTS
+from ctit.protocol import Protocol
+
+_NO_DAY0 = "patient has no study-drug record, so no day 0"
+
+
+def _listed(table: str, rows: ir.Table, reason: ir.StringValue) -> ir.Table:
+    rows = rows.mutate(_reason=reason)
+    rows = rows.filter(rows._reason.notnull())
+    return rows.select(table=ibis.literal(table), source_row=rows.source_row.cast("int64"), reason=rows._reason)
+
+
+def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Protocol) -> ir.Table:
+    """Every input row that no protocol result uses, with the reason: table, source_row, reason.
+
+    Used rows: platelet counts in days [-max(lookbacks), followup_end_day]; ALT/AST in the
+    enzyme baseline or treatment-emergent window; study-drug, TPO-RA and anticancer
+    exposures; counted transfusions, bleeding assessments and treatment-emergent adverse
+    events of included patients. Other lab tests are graded for the listings only.
+    """
+    p = protocol
+    first_plt_day = -max(p.baseline_lookback_days, p.nadir_lookback_days)
+    who = screened.select(
+        "patient_id", _day0=screened.first_drug_day.notnull(), _included=screened.included,
+        _teae_end=screened.last_drug_day + p.teae_window_days,
+    )
+
+    labs = t["labs"].left_join(who, "patient_id")
+    day = labs.day.cast("string")
+    lab_reason = ibis.cases(
+        (~labs._day0.fill_null(False), ibis.literal(_NO_DAY0)),
+        ((labs.test == "PLT") & (labs.day < first_plt_day),
+         "platelet count on day " + day + ", before the baseline and nadir windows"),
+        ((labs.test == "PLT") & (labs.day > p.followup_end_day),
+         "platelet count on day " + day + f", after followup_end_day {p.followup_end_day}"),
+        (labs.test == "PLT", ibis.null("string")),
+        (labs.test.isin(LIVER_TESTS) & ~labs._included, ibis.literal("patient excluded: no safety values")),
+        (labs.test.isin(LIVER_TESTS)
+         & ~labs.day.between(-p.enzyme_baseline_lookback_days, labs._teae_end),
+         labs.test + " on day " + day + ", outside the enzyme baseline and treatment-emergent windows"),
+        (labs.test.isin(LIVER_TESTS), ibis.null("string")),
+        else_=labs.test + ": graded in the listings; no protocol result uses this test",
+    )
+
+    exp = t["exposures"]
+    exp_reason = ibis.cases(
+        (exp.role == "other", "drug " + exp.drug + " has role 'other': the protocol does not use it"),
+        else_=ibis.null("string"),
+    )
+
+    tr = t["transfusions"].left_join(who, "patient_id")
+    tr_reason = ibis.cases(
+        (~tr._included.fill_null(False), ibis.literal("patient excluded: no response values")),
+        (~tr["product"].isin(list(p.transfusion_products)),
+         "product " + tr["product"] + " does not count for the transfusion washout"),
+        else_=ibis.null("string"),
+    )
+
+    bl = t["bleeding"].left_join(who, "patient_id")
+    bl_reason = ibis.cases(
+        (~bl._included.fill_null(False), ibis.literal("patient excluded: no response values")),
+        (~bl.day.between(1, p.followup_end_day),
+         "bleeding assessment on day " + bl.day.cast("string") + ", outside the response period"),
+        else_=ibis.null("string"),
+    )
+
+    ae = t["adverse_events"].left_join(who, "patient_id")
+    ae_reason = ibis.cases(
+        (~ae._included.fill_null(False), ibis.literal("patient excluded: no safety values")),
+        (~ae.start_day.between(0, ae._teae_end),
+         "starts on day " + ae.start_day.cast("string") + ", not treatment-emergent"),
+        else_=ibis.null("string"),
+    )
+
+    return ibis.union(
+        _listed("labs", labs, lab_reason),
+        _listed("exposures", exp, exp_reason),
+        _listed("transfusions", tr, tr_reason),
+        _listed("bleeding", bl, bl_reason),
+        _listed("adverse_events", ae, ae_reason),
+    )
