@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ctit.errors import InputError, Problem, ProblemLog
+from ctit.errors import Problem, ProblemLog
 from ctit.readers.cells import Cells
-from ctit.readers.files import read_csv_file, read_raw, read_workbook, sha256_of
+from ctit.readers.files import read_csv_file, read_raw, read_workbook
 from ctit.readers.labs import normalize_labs
 from ctit.readers.normalize import as_text, build_study, check_columns
 from ctit.readers.timeline import check_mixing, parse_times
-from ctit.study import CANONICAL_COLUMNS, InputFile, Study, conform
+from ctit.study import CANONICAL_COLUMNS, Study, conform
 
 
 def read_study(path: Path) -> Study:
@@ -74,4 +74,4 @@ def read_labs_file(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
     return out[list(CANONICAL_COLUMNS["labs"]) + extra], log.warnings
 
 
-__all__ = ["read_study", "read_labs_file", "InputError", "InputFile", "sha256_of"]
+__all__ = ["read_study", "read_labs_file"]
