@@ -168,10 +168,9 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
     con = con or backend.connect()
     tables = backend.study_tables(con, study)
     expr = build_derivations(tables, protocol, con)
-    run = {name: con.to_pyarrow(e).to_pandas(types_mapper=pd.ArrowDtype).convert_dtypes(dtype_backend="numpy_nullable")
-           for name, e in expr.items() if name not in ("landmarks_wide",)}
+    run = {name: backend.fetch(con, e) for name, e in expr.items()}
     screened = run["screened"].sort_values("source_row").reset_index(drop=True)
-    wide = con.to_pyarrow(expr["landmarks_wide"]).to_pandas()
+    wide = run["landmarks_wide"]
     patients = screened.merge(wide, on="patient_id", how="left")
     patients = patients.merge(run["liver"], on="patient_id", how="left")
     patients = _best_response(patients, run["onsets"], protocol)

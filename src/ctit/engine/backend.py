@@ -25,7 +25,9 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
     if con.name == "duckdb":
         return con.create_table(name, data, temp=True, overwrite=True)
     if con.name == "pyspark":
-        sdf = con._session.createDataFrame(data.to_pandas())
+        # Spark infers types row by row from pandas and fails on all-null or mixed columns;
+        # an Arrow table carries the schema.
+        sdf = con._session.createDataFrame(data)
         sdf.createOrReplaceTempView(name)
         return con.table(name)
     return con.create_table(name, data, overwrite=True)
@@ -40,6 +42,20 @@ def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
         sdf.createOrReplaceTempView(name)
         return con.table(name)
     return con.create_table(name, expr, overwrite=True)
+
+
+def fetch(con: ibis.BaseBackend, expr: ir.Table) -> pd.DataFrame:
+    """Execute `expr` into pandas with nullable dtypes, the same whatever the engine.
+
+    Spark types literal arithmetic as DECIMAL where DuckDB uses DOUBLE; results are doubles.
+    """
+    import pyarrow as pa
+
+    data = con.to_pyarrow(expr)
+    schema = pa.schema([
+        f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in data.schema
+    ])
+    return data.cast(schema).to_pandas().convert_dtypes(dtype_backend="numpy_nullable")
 
 
 def study_tables(con: ibis.BaseBackend, study: Study) -> dict[str, ir.Table]:
