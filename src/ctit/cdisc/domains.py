@@ -2,7 +2,7 @@
 
 In: each data file of a folder whose stem names a domain the mapping uses (`dm.xpt`,
 `LB.csv`) or a split domain (SDTM IG 3.4 section 4.1.7: `lbhe.xpt` and `lbch.xpt` are parts
-of LB) is read as text. Formats: SAS transport `.xpt` (pandas `read_sas(format="xport")`,
+of LB) is read as text. Formats: SAS transport `.xpt` (pyreadstat,
 Latin-1), `.csv` (UTF-8, header row), R data `.rda`/`.rdata` (pyreadr, the first data frame).
 When one stem exists in several formats the first in the mapping's `file_preference` wins.
 Variable names are upper-cased; cells become trimmed text, empty = missing; whole numbers
@@ -74,7 +74,11 @@ def read_dataset(path: Path) -> tuple[pd.DataFrame, int]:
     """One dataset file as text, and the row number of its first record."""
     fmt = FORMATS[path.suffix.lower()]
     if fmt == "xpt":
-        raw = pd.read_sas(path, format="xport", encoding="latin1")
+        # pyreadstat, not pandas' read_sas: pandas reads the IBM-float zero that pyreadstat
+        # writes as 5.4e-79 (a grade 0 would become a non-integer).
+        import pyreadstat
+
+        raw, _ = pyreadstat.read_xport(str(path), encoding="latin1")
         first = 1
     elif fmt == "csv":
         raw = pd.read_csv(path, dtype=str, keep_default_na=True, na_values=["NA"],
@@ -108,7 +112,8 @@ def domain_of(stem: str, domains: Iterable[str]) -> str | None:
 
 def find_domain_files(folder: Path, domains: Iterable[str],
                       preference: Iterable[str] = ("xpt", "csv", "rda")) -> tuple[dict[str, list[Path]], list[Path]]:
-    """Files per domain (one format per stem, by `preference`), and the data files not used."""
+    """Files per domain (one format per stem, by `preference`), and the data files whose name
+    is no domain of the mapping (other formats of a chosen stem are skipped quietly)."""
     order = {f: i for i, f in enumerate(preference)}
     by_stem: dict[str, list[Path]] = {}
     ignored: list[Path] = []
@@ -123,7 +128,6 @@ def find_domain_files(folder: Path, domains: Iterable[str],
     out: dict[str, list[Path]] = {}
     for stem, paths in sorted(by_stem.items()):
         paths.sort(key=lambda q: order.get(FORMATS[q.suffix.lower()], len(order)))
-        ignored.extend(paths[1:])
         out.setdefault(domain_of(stem, domains) or stem, []).append(paths[0])
     return out, ignored
 

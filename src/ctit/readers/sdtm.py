@@ -549,8 +549,7 @@ def read_sdtm(path: Path, mapping: Path | None = None) -> Study:
     log = ProblemLog()
     domains, ignored = _load(folder, domains_used(m), m["file_preference"], log)
     for p in ignored:
-        log.warn(p.name, "file not read: its name is not a domain the mapping uses, or another "
-                 "format of the same dataset was preferred")
+        log.warn(p.name, "file not read: its name is not a domain the mapping uses")
     dm = m["patients"]["domain"].upper()
     if dm not in domains:
         log.error(dm, f"required domain is missing: no {dm.lower()}.xpt, .csv or .rda in {folder}")

@@ -1,0 +1,250 @@
+"""Canonical study -> SDTM domains (DM, SUPPDM, VS, EX, CM, LB, AE, PR, FA) as .xpt and .csv.
+
+The inverse of `ctit.readers.sdtm` under the same mapping (`knowledge/sdtm_mapping.yaml`), so a
+team that keeps its data as the contract's spreadsheets can deliver SDTM, and the reader is
+tested by a round trip. Rules (SDTM IG 3.4):
+
+- Dates: --DTC = the subject's anchor date + the contract day. The anchor (day 0) is
+  `patients.index_date` when given; else, for a subject whose input gave dates, the date of a
+  dated record minus its day (the contract reader keeps the `date` columns it read); else
+  `index_date` (`--index-date`, default 2024-01-01), stated in `README.txt`. --DY = day + 1
+  from day 0 on, the day itself before (no day 0).
+- DM: RFSTDTC = the anchor; RFXSTDTC/RFXENDTC = first study-drug start and last study-drug
+  end (or start) when the subject has study drug.
+- SUPPDM carries tumour type (TUMTYPE) and pre-therapy platelet count (PRTHPLT); VS carries
+  height and weight as one record each on day 0.
+- EX holds the study drug, CM every other exposure; --CAT states the role, so the reader
+  gets it back even for a drug the dictionary does not know.
+- LB: LBTESTCD/LBTEST from the mapping's `lab_codes`, LBSTRESN/LBSTRESU/LBSTNRLO/LBSTNRHI in
+  the canonical unit, LBORRES/LBORRESU as written.
+- PR (PRCAT "TRANSFUSION") for transfusions, FA (FATESTCD WHOBLDGR) for bleeding grades.
+- --SEQ numbers the records of a subject within a domain, in day order.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ctit import knowledge
+from ctit.cdisc.dates import day_to_study_day
+from ctit.cdisc.domains import write_csv, write_xpt
+from ctit.cdisc.mapping import load_mapping
+from ctit.study import Study
+
+DEFAULT_INDEX_DATE = "2024-01-01"
+DOMAIN_LABELS = {
+    "DM": "Demographics", "SUPPDM": "Supplemental Qualifiers for DM", "VS": "Vital Signs",
+    "EX": "Exposure", "CM": "Concomitant/Prior Medications", "LB": "Laboratory Test Results",
+    "AE": "Adverse Events", "PR": "Procedures", "FA": "Findings About Events or Interventions",
+}
+
+
+def variables() -> dict[str, dict[str, tuple[str, str]]]:
+    """SDTM variable labels and types by domain (knowledge/sdtm_variables.csv); '*' = every domain."""
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    with knowledge.path("sdtm_variables.csv").open(encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            out.setdefault(r["domain"], {})[r["variable"]] = (r["label"], r["type"])
+    return out
+
+
+def anchors(study: Study, default: str) -> tuple[dict[str, dt.date], dict[str, str]]:
+    """Day-0 date per patient, and where each came from (index_date / input dates / default)."""
+    out: dict[str, dt.date] = {}
+    how: dict[str, str] = {}
+    for pid, idx in zip(study.patients.patient_id, study.patients.index_date):
+        if pd.notna(idx):
+            out[str(pid)], how[str(pid)] = dt.date.fromisoformat(str(idx)[:10]), "index_date"
+    # A subject given with dates: day 0 = a dated record's date minus its day.
+    for name, day_col, date_col in (("exposures", "start_day", "start_date"), ("labs", "day", "date"),
+                                    ("adverse_events", "start_day", "start_date"),
+                                    ("transfusions", "day", "date"), ("bleeding", "day", "date")):
+        df = getattr(study, name)
+        if date_col not in df.columns:
+            continue
+        given = df[df[date_col].notna() & df[day_col].notna()]
+        for pid, date, day in zip(given.patient_id, given[date_col], given[day_col]):
+            if str(pid) not in out:
+                out[str(pid)] = dt.date.fromisoformat(str(date)[:10]) - dt.timedelta(days=int(day))
+                how[str(pid)] = "input dates"
+    base = dt.date.fromisoformat(default)
+    for pid in study.patients.patient_id.astype(str):
+        if pid not in out:
+            out[pid], how[pid] = base, "default"
+    return out, how
+
+
+class _Dates:
+    def __init__(self, anchor: dict[str, dt.date]) -> None:
+        self.anchor = anchor
+
+    def dtc(self, pids: pd.Series, days: pd.Series) -> list[Any]:
+        return [None if pd.isna(d) else (self.anchor[str(p)] + dt.timedelta(days=int(d))).isoformat()
+                for p, d in zip(pids, days)]
+
+    @staticmethod
+    def dy(days: pd.Series) -> list[Any]:
+        return [None if pd.isna(d) else day_to_study_day(int(d)) for d in days]
+
+
+def _seq(frame: pd.DataFrame, order: list[str]) -> pd.Series:
+    ranked = frame.sort_values(["USUBJID", *order], kind="stable")
+    seq = ranked.groupby("USUBJID").cumcount() + 1
+    return seq.reindex(frame.index)
+
+
+def _num(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
+
+
+def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFAULT_INDEX_DATE,
+                 mapping: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The SDTM domains of a canonical study (module docstring), and each subject's anchor source."""
+    m = load_mapping(mapping)
+    anchor, how = anchors(study, index_date)
+    d = _Dates(anchor)
+    out: dict[str, pd.DataFrame] = {}
+    p = study.patients
+    ex_all = study.exposures
+    sd = ex_all[ex_all.role == "study_drug"]
+    first = sd.groupby("patient_id").start_day.min()
+    last = sd.assign(e=sd.end_day.fillna(sd.start_day)).groupby("patient_id").e.max()
+    pid = p.patient_id.astype(str)
+    out["DM"] = pd.DataFrame({
+        "STUDYID": study_id, "DOMAIN": "DM", "USUBJID": pid, "SUBJID": pid,
+        "RFSTDTC": [anchor[x].isoformat() for x in pid],
+        "RFXSTDTC": d.dtc(pid, pid.map(first)), "RFXENDTC": d.dtc(pid, pid.map(last)),
+        "AGE": _num(p.age_years), "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
+        "SEX": p.sex,
+    })
+    qnam = m["patients"]["supplemental"]["qnam"]
+    supp = []
+    for column, label in (("tumor_type", "Primary Solid Tumor Type"),
+                          ("pre_therapy_platelets", "Platelets Before Causal Therapy 10^9/L")):
+        given = p[p[column].notna()]
+        supp.append(pd.DataFrame({
+            "STUDYID": study_id, "RDOMAIN": "DM", "USUBJID": given.patient_id.astype(str), "IDVAR": None,
+            "IDVARVAL": None, "QNAM": qnam[column], "QLABEL": label,
+            "QVAL": [repr(float(v)) if column != "tumor_type" else str(v) for v in given[column]],
+            "QORIG": "CRF"}))
+    out["SUPPDM"] = pd.concat(supp, ignore_index=True)
+    vs = []
+    vspec = m["patients"]["vitals"]
+    for column, code, name, unit in (("height_cm", vspec["height"], "Height", "cm"),
+                                     ("weight_kg", vspec["weight"], "Weight", "kg")):
+        given = p[p[column].notna()]
+        zero = pd.Series(0, index=given.index)
+        vs.append(pd.DataFrame({
+            "STUDYID": study_id, "DOMAIN": "VS", "USUBJID": given.patient_id.astype(str),
+            "VSTESTCD": code, "VSTEST": name, "VSORRES": given[column].astype(float).map(repr),
+            "VSORRESU": unit, "VSSTRESC": given[column].astype(float).map(repr),
+            "VSSTRESN": _num(given[column]), "VSSTRESU": unit,
+            "VSDTC": d.dtc(given.patient_id, zero), "VSDY": d.dy(zero)}))
+    out["VS"] = pd.concat(vs, ignore_index=True)
+    out["VS"].insert(3, "VSSEQ", _seq(out["VS"], ["VSTESTCD"]))
+
+    cat = m["role_category_out"]
+    for dom, rows in (("EX", ex_all[ex_all.role == "study_drug"]), ("CM", ex_all[ex_all.role != "study_drug"])):
+        frame = pd.DataFrame({
+            "STUDYID": study_id, "DOMAIN": dom, "USUBJID": rows.patient_id.astype(str).to_numpy(),
+            f"{dom}TRT": rows.drug.to_numpy(), f"{dom}CAT": rows.role.map(cat).to_numpy(),
+            f"{dom}DOSE": _num(rows.dose).to_numpy(), f"{dom}DOSU": rows.dose_unit.to_numpy(),
+            f"{dom}STDTC": d.dtc(rows.patient_id, rows.start_day), f"{dom}ENDTC": d.dtc(rows.patient_id, rows.end_day),
+            f"{dom}STDY": d.dy(rows.start_day), f"{dom}ENDY": d.dy(rows.end_day),
+            "_day": rows.start_day.to_numpy(), "_row": rows.source_row.to_numpy()})
+        if dom == "CM":
+            frame.insert(4, "CMDECOD", rows.drug_name.to_numpy())
+        frame.insert(3, f"{dom}SEQ", _seq(frame, ["_day", "_row"]))
+        out[dom] = frame.drop(columns=["_day", "_row"])
+
+    codes = {k: v for k, v in m["lab_codes"].items()}
+    labs = study.labs
+    cd = labs.test.map(lambda t: codes.get(t, [t, t])[0])
+    unit = labs.unit.fillna(labs.unit_as_written)
+    lb = pd.DataFrame({
+        "STUDYID": study_id, "DOMAIN": "LB", "USUBJID": labs.patient_id.astype(str),
+        "LBTESTCD": cd, "LBTEST": labs.test.map(lambda t: codes.get(t, [t, t])[1]),
+        "LBORRES": [None if pd.isna(v) else repr(float(v)) for v in labs.value_as_written],
+        "LBORRESU": labs.unit_as_written,
+        "LBSTRESC": [None if pd.isna(v) else repr(float(v)) for v in labs.value],
+        "LBSTRESN": _num(labs.value), "LBSTRESU": unit,
+        "LBSTNRLO": _num(labs.lln), "LBSTNRHI": _num(labs.uln),
+        "LBDTC": d.dtc(labs.patient_id, labs.day), "LBDY": d.dy(labs.day),
+        "_day": labs.day, "_row": labs.source_row})
+    lb.insert(3, "LBSEQ", _seq(lb, ["_day", "_row"]))
+    out["LB"] = lb.drop(columns=["_day", "_row"])
+
+    ae = study.adverse_events
+    yn = {"yes": "Y", "no": "N"}
+    frame = pd.DataFrame({
+        "STUDYID": study_id, "DOMAIN": "AE", "USUBJID": ae.patient_id.astype(str),
+        "AETERM": ae.term, "AEDECOD": ae.term, "AETOXGR": ae.grade.astype("string"),
+        "AESER": ae.serious.map(yn), "AEREL": ae.related.map(yn),
+        "AESTDTC": d.dtc(ae.patient_id, ae.start_day), "AEENDTC": d.dtc(ae.patient_id, ae.end_day),
+        "AESTDY": d.dy(ae.start_day), "AEENDY": d.dy(ae.end_day),
+        "_day": ae.start_day, "_row": ae.source_row})
+    frame.insert(3, "AESEQ", _seq(frame, ["_day", "_row"]))
+    out["AE"] = frame.drop(columns=["_day", "_row"])
+
+    tr = study.transfusions
+    frame = pd.DataFrame({
+        "STUDYID": study_id, "DOMAIN": "PR", "USUBJID": tr.patient_id.astype(str),
+        "PRTRT": tr["product"].map(m["product_out"]), "PRCAT": "TRANSFUSION",
+        "PRDOSE": _num(tr.units), "PRDOSU": ["UNIT" if pd.notna(u) else None for u in tr.units],
+        "PRSTDTC": d.dtc(tr.patient_id, tr.day), "PRSTDY": d.dy(tr.day),
+        "_day": tr.day, "_row": tr.source_row})
+    frame.insert(3, "PRSEQ", _seq(frame, ["_day", "_row"]))
+    out["PR"] = frame.drop(columns=["_day", "_row"])
+
+    bl = study.bleeding
+    spec = m["bleeding"]
+    frame = pd.DataFrame({
+        "STUDYID": study_id, "DOMAIN": "FA", "USUBJID": bl.patient_id.astype(str),
+        "FATESTCD": spec["code"], "FATEST": "WHO Bleeding Grade", "FAOBJ": "BLEEDING",
+        "FAORRES": bl.who_grade.astype("string"), "FASTRESC": bl.who_grade.astype("string"),
+        "FASTRESN": _num(bl.who_grade), "FALOC": bl.site,
+        "FADTC": d.dtc(bl.patient_id, bl.day), "FADY": d.dy(bl.day),
+        "_day": bl.day, "_row": bl.source_row})
+    frame.insert(3, "FASEQ", _seq(frame, ["_day", "_row"]))
+    out["FA"] = frame.drop(columns=["_day", "_row"])
+    return out, how
+
+
+def write_sdtm(study: Study, out: Path, *, study_id: str = "CTIT", index_date: str = DEFAULT_INDEX_DATE,
+               mapping: Path | None = None, formats: tuple[str, ...] = ("xpt", "csv")) -> list[Path]:
+    """Write the SDTM domains to `out` (xpt and/or csv, one file per domain) and README.txt."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    domains, how = sdtm_domains(study, study_id=study_id, index_date=index_date, mapping=mapping)
+    meta = variables()
+    written: list[Path] = []
+    for name, frame in domains.items():
+        spec = {**meta["*"], **meta.get(name, {})}
+        labels = {c: spec[c][0] for c in frame.columns if c in spec}
+        types = {c: spec[c][1] for c in frame.columns if c in spec}
+        if "xpt" in formats:
+            path = out / f"{name.lower()}.xpt"
+            write_xpt(frame, path, name, DOMAIN_LABELS[name], labels, types)
+            written.append(path)
+        if "csv" in formats:
+            path = out / f"{name.lower()}.csv"
+            write_csv(frame, path)
+            written.append(path)
+    counts = pd.Series(how).value_counts()
+    readme = out / "README.txt"
+    readme.write_text(
+        f"SDTM domains written by ctit from: {study.source}\n"
+        f"Dates (--DTC) = each subject's day-0 date + the study day of the record.\n"
+        f"Day-0 dates: {int(counts.get('index_date', 0))} subject(s) from patients.index_date, "
+        f"{int(counts.get('input dates', 0))} from the dates given in the input, "
+        f"{int(counts.get('default', 0))} set to the anchor --index-date {index_date} "
+        "(their input gave days only).\n"
+        "Study days (--DY) follow SDTM: day 0 of the data contract is --DY 1, no --DY 0.\n",
+        encoding="utf-8")
+    written.append(readme)
+    return written
