@@ -18,12 +18,21 @@ def analyze(
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
     source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
+    format_: list[str] = typer.Option(
+        None, "--format", "-f",
+        help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all). "
+             "results.json and patients.csv are always written."),
 ) -> None:
     """Screen, grade, derive responses, compute the statistics and write the outputs."""
     from ctit.pipeline import run_analysis
+    from ctit.reports import parse_formats
 
+    try:
+        formats = parse_formats(format_)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--format") from exc
     with input_errors_exit():
-        results, written = run_analysis(study, out, protocol, set_ or [], source=source)
+        results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats)
     if not quiet:
         from ctit.reports.terminal import render_summary
 

@@ -1,117 +1,199 @@
-"""report.html: one self-contained file rendered from the results object."""
+"""report.html: one self-contained file (inline CSS and SVG, no scripts, no external requests)
+rendered from the results object through the shared table content of `reports.tables`.
+
+It prints on A4 and Letter: page size follows the printer's paper (@page margins only),
+tables and figures do not split across pages, and the wide listing shrinks to fit.
+"""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
+import re
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ctit.reports.terminal import fmt_num, fmt_p, results_paragraph
-from ctit.results import StudyResults
+from ctit.reports.tables import (
+    EXCLUSION_LABELS,
+    ReportTable,
+    methods_text,
+    report_tables,
+    results_text,
+)
+
+if TYPE_CHECKING:
+    from ctit.reports.figures import RenderedFigure
+    from ctit.results import StudyResults
 
 CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;max-width:60rem;margin:2rem auto;
-padding:0 1rem;color:#1b1b1b;line-height:1.45}
-h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem}th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;
-text-align:left;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
-figure{margin:1rem 0}figcaption{font-size:.9rem;color:#444}.muted{color:#666;font-size:.9rem}
-@media print{body{max-width:none;margin:0}h2{break-after:avoid}table,figure{break-inside:avoid}}
+:root{--ink:#1b1b1b;--muted:#555;--rule:#bbb;--accent:#0072B2}
+*{box-sizing:border-box}
+body{font-family:"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;max-width:62rem;margin:2rem auto;
+padding:0 1.2rem;color:var(--ink);line-height:1.45;font-size:15px}
+h1{font-size:1.55rem;margin-bottom:.2rem}h2{font-size:1.2rem;border-bottom:2px solid var(--accent);
+padding-bottom:.15rem;margin-top:2.2rem}h3{font-size:1rem;margin:1.4rem 0 .3rem}
+p.lead{color:var(--muted);margin-top:0}
+nav ol{columns:2;font-size:.9rem}
+table{border-collapse:collapse;margin:.4rem 0 .3rem;font-size:.88rem;font-variant-numeric:tabular-nums}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0 .35rem}
+thead th{border-top:1.5px solid var(--ink);border-bottom:1px solid var(--ink);text-align:left;
+padding:.25rem .55rem;vertical-align:bottom}
+td{padding:.18rem .55rem;vertical-align:top}tbody tr:last-child td{border-bottom:1.5px solid var(--ink)}
+td.num{text-align:right;white-space:nowrap}td.l1{padding-left:1.6rem}tr.group td{font-weight:600;padding-top:.45rem}
+.notes{font-size:.78rem;color:var(--muted);margin:.15rem 0 1.2rem;max-width:60rem}.notes p{margin:.1rem 0}
+figure{margin:1.2rem 0}figure svg{width:100%;max-width:46rem;height:auto;display:block}
+figcaption{font-size:.82rem;color:#333;margin-top:.3rem}
+.ne{background:#fff6e0;border-left:3px solid #e69f00;padding:.3rem .6rem;font-size:.85rem}
+table.listing{font-size:.72rem}table.listing td,table.listing th{padding:.12rem .3rem}
+.hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.72rem;word-break:break-all}
+.flow{max-width:36rem}
+@page{margin:16mm 14mm}
+@media print{
+ body{max-width:none;margin:0;padding:0;font-size:10pt}nav{display:none}
+ h2{break-after:avoid;page-break-after:avoid}h3{break-after:avoid}
+ table,figure,.flow{break-inside:avoid;page-break-inside:avoid}
+ table.listing{break-inside:auto;font-size:7pt}table.listing tr{break-inside:avoid}
+ thead{display:table-header-group}
+ section.figs figure{break-inside:avoid}
+ a{color:inherit;text-decoration:none}
+}
 """
 
 
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if c is None else str(c))}</td>" for c in row) + "</tr>"
-        for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _e(x: object) -> str:
+    return html.escape("" if x is None else str(x))
 
 
-def _ci(p: dict) -> str:
-    if p["ci95_low"] is None:
-        return "not estimable"
-    return f"{p['ci95_low']:.1f} - {p['ci95_high']:.1f}"
+_NUMERIC = re.compile(r"^[\d.\s()/%\u2013\u00d7\u207b\u2070-\u2079\u00b9\u00b2\u00b3+-]+$")
 
 
-def trajectory_png(results: StudyResults) -> bytes | None:
-    """Platelet counts by study day for included patients, with the protocol's grade lines."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    p = results.protocol
-    labs = results.derivations.graded_labs
-    included = set(results.patients.loc[results.patients.included.astype(bool), "patient_id"])
-    plt_rows = labs[(labs.test == "PLT") & labs.patient_id.isin(included)
-                    & (labs.day >= -p.nadir_lookback_days) & (labs.day <= p.followup_end_day)]
-    if plt_rows.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(7.5, 4), dpi=150)
-    for _, rows in plt_rows.sort_values("day").groupby("patient_id"):
-        ax.plot(rows.day.astype(float), rows.value.astype(float), color="#4a78b5", alpha=.35, lw=1)
-    median = plt_rows.groupby("day").value.median()
-    ax.plot(median.index.astype(float), median.values.astype(float), color="#1b1b1b", lw=2, label="median")
-    for level in (25, 50, 75, 100):
-        ax.axhline(level, color="#b54a4a", lw=.6, ls="--")
-    ax.axvline(0, color="#888", lw=.8)
-    ax.set_xlabel("Study day (day 0 = first ATRA dose)")
-    ax.set_ylabel("Platelets (x10^9/L)")
-    ax.legend(loc="upper left", frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+def _is_num(text: str) -> bool:
+    """A cell that reads as a number, count, percentage, range or interval: right-aligned."""
+    return bool(text) and (bool(_NUMERIC.match(text)) or text.startswith("not estimable")
+                           or bool(re.match(r"^[\d.]+ \u2013 not estimable$", text)))
 
 
-def render_html(results: StudyResults) -> str:
+def table_html(t: ReportTable, number: int | None = None, css: str = "") -> str:
+    """One ReportTable as an HTML table with caption and footnotes."""
+    width = len(t.header)
+    title = f"Table {number}. {t.title}" if number else t.title
+    head = "".join(f"<th scope='col'>{_e(h)}</th>" for h in t.header)
+    body = []
+    for row in t.rows:
+        if row.group:
+            body.append(f"<tr class='group'><td colspan='{width}'>{_e(row.cells[0])}</td></tr>")
+            continue
+        cells = []
+        for i, c in enumerate(row.cells + [""] * (width - len(row.cells))):
+            cls = ("l1" if row.level and i == 0 else "") + (" num" if i and t.align_numbers and _is_num(c) else "")
+            cells.append(f"<td class='{cls.strip()}'>{_e(c)}</td>" if cls.strip() else f"<td>{_e(c)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    notes = "".join(f"<p>{_e(n)}</p>" for n in t.footnotes)
+    cls = f" class='{css}'" if css else ""
+    return (f"<table id='tbl-{t.key}'{cls}><caption>{_e(title)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>" + (f"<div class='notes'>{notes}</div>" if notes else ""))
+
+
+def flow_svg(results: StudyResults) -> str:
+    """CONSORT-style flow diagram of the attrition, drawn as inline SVG from the cohort."""
+    c = results.cohort
+    excluded = [e for e in c["excluded"] if e["n"]]
+    n_excl = sum(e["n"] for e in c["excluded"])
+    line_h = 17
+    ex_h = 34 + line_h * max(len(excluded), 1)
+    h = 70 + max(ex_h, 60) + 80
+    box = "fill='#fff' stroke='#1b1b1b' stroke-width='1.2'"
+    txt = "font-family='Segoe UI,Roboto,Arial,sans-serif' font-size='13'"
+    parts = [f"<svg class='flow' role='img' aria-label='Patient flow diagram' viewBox='0 0 560 {h}' "
+             f"xmlns='http://www.w3.org/2000/svg' width='560' height='{h}'>",
+             "<defs><marker id='arr' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' markerHeight='7' "
+             "orient='auto'><path d='M0,0L10,5L0,10z' fill='#1b1b1b'/></marker></defs>",
+             f"<rect x='20' y='10' width='220' height='46' rx='4' {box}/>",
+             f"<text x='130' y='30' text-anchor='middle' {txt} font-weight='600'>Screened</text>",
+             f"<text x='130' y='47' text-anchor='middle' {txt}>n = {c['screened']}</text>"]
+    ex_y = 70
+    parts.append(f"<line x1='130' y1='56' x2='130' y2='{h - 56}' stroke='#1b1b1b' stroke-width='1.2' "
+                 "marker-end='url(#arr)'/>")
+    parts.append(f"<line x1='130' y1='{ex_y + ex_h / 2}' x2='268' y2='{ex_y + ex_h / 2}' stroke='#1b1b1b' "
+                 "stroke-width='1.2' marker-end='url(#arr)'/>")
+    parts.append(f"<rect x='270' y='{ex_y}' width='280' height='{ex_h}' rx='4' {box}/>")
+    parts.append(f"<text x='282' y='{ex_y + 20}' {txt} font-weight='600'>Excluded, n = {n_excl}</text>")
+    for i, e in enumerate(excluded):
+        parts.append(f"<text x='290' y='{ex_y + 40 + i * line_h}' {txt} font-size='12'>"
+                     f"{_e(EXCLUSION_LABELS.get(e['reason'], e['reason']))}: {e['n']}</text>")
+    if not excluded:
+        parts.append(f"<text x='290' y='{ex_y + 40}' {txt} font-size='12'>none</text>")
+    parts += [f"<rect x='20' y='{h - 56}' width='220' height='46' rx='4' {box}/>",
+              f"<text x='130' y='{h - 36}' text-anchor='middle' {txt} font-weight='600'>Included (analysed)</text>",
+              f"<text x='130' y='{h - 19}' text-anchor='middle' {txt}>n = {c['included']}</text>", "</svg>"]
+    return "".join(parts)
+
+
+def figure_html(f: RenderedFigure) -> str:
+    note = "" if f.estimable else "<p class='ne'>Part of this figure is not estimable: see the panel text.</p>"
+    # Each inline SVG gets its own id prefix so that identical clip-path ids cannot collide.
+    svg = f.svg.replace('id="', f'id="{f.key}-').replace('url(#', f'url(#{f.key}-').replace(
+        'xlink:href="#', f'xlink:href="#{f.key}-')
+    return (f"<figure id='fig-{f.key}'>{svg}<figcaption><b>Figure {f.number}. {_e(f.title)}.</b> "
+            f"{_e(f.caption)}</figcaption>{note}</figure>")
+
+
+def render_html(results: StudyResults, figures: list[RenderedFigure] | None = None) -> str:
+    """The whole report; `figures` are rendered here when not given."""
+    if figures is None:
+        from ctit.reports.figures import render_figures
+
+        figures = render_figures(results, png=False)
     r = results
-    parts = [f"<h1>ATRA for refractory CTIT: study report</h1>",
-             f"<p class='muted'>ctit {html.escape(r.version)}, protocol {html.escape(r.protocol.name)}</p>",
-             "<h2>Results</h2>", f"<p>{html.escape(results_paragraph(r))}</p>"]
-    parts.append("<h2>Cohort</h2>")
-    rows = [["Screened", r.cohort["screened"]], ["Included", r.cohort["included"]]]
-    rows += [[f"Excluded: {e['reason']}", e["n"]] for e in r.cohort["excluded"]]
-    parts.append(_table(["", "n"], rows))
-    parts.append("<h2>Response</h2>")
-    parts.append(_table(["Category", "n", "%", "95% CI (Clopper-Pearson)"], [
-        [k.upper(), r.response[k]["n"], fmt_num(r.response[k]["pct"]), _ci(r.response[k])]
-        for k in ("cr", "pr", "nr", "ne", "orr")]))
-    t = r.time_to_cr
-    parts.append(_table(["Time to CR", "value"], [
-        ["n", t["n"]], ["median (min - max), days", f"{fmt_num(t['median'])} ({fmt_num(t['min'])} - {fmt_num(t['max'])})"],
-        ["Kaplan-Meier median (95% CI, log-log)",
-         f"{fmt_num(t['km_median'])} ({fmt_num(t['km_ci95_low'])} - {fmt_num(t['km_ci95_high'])})"]]))
-    parts.append("<h2>Platelet changes from baseline</h2>")
-    parts.append(_table(["Day", "pairs", "median change (min - max)", "test", "p"], [
-        [m["day"], m["n_pairs"], f"{fmt_num(m['median_change'])} ({fmt_num(m['min_change'])} - {fmt_num(m['max_change'])})",
-         m["method"], fmt_p(m["p_value"])] for m in r.landmarks]))
-    png = trajectory_png(r)
-    if png:
-        data = base64.b64encode(png).decode()
-        parts.append(f"<figure><img alt='Platelet trajectories' style='max-width:100%' src='data:image/png;base64,{data}'>"
-                     "<figcaption>Figure 1. Platelet counts of included patients by study day; black: median; "
-                     "dashed: 25, 50, 75 and 100 x10^9/L.</figcaption></figure>")
-    else:
-        parts.append("<p>Platelet trajectories: not estimable (no counts).</p>")
-    parts.append("<h2>Safety</h2>")
-    parts.append(_table(["Term", "source", "n (%)"] + [f"grade {g}" for g in ("1", "2", "3", "4", "5")], [
-        [e["term"], e["source"], f"{e['n_any']} ({e['pct_any']:.1f}%)"] + [e["by_grade"].get(g, "") for g in ("1", "2", "3", "4", "5")]
-        for e in r.safety_events]) if r.safety_events else "<p>No treatment-emergent events.</p>")
-    parts.append("<h2>Effective protocol</h2>")
-    parts.append(_table(["parameter", "value"], [[k, v] for k, v in r.protocol.as_dict().items()]))
-    if r.warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in r.warnings) + "</ul>")
-    body = "\n".join(parts)
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ctit report</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>\n")
+    t = report_tables(r)
+    figs = {f.key: f for f in figures}
+    n = iter(range(1, 100))
+
+    def fig(key: str) -> str:
+        return figure_html(figs[key]) if key in figs else ""
+
+    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    sections = [
+        ("results", "Results", f"<p>{_e(results_text(r))}</p>"),
+        ("methods", "Methods", f"<p>{_e(methods_text(r))}</p>"),
+        ("cohort", "Study population", flow_svg(r) + table_html(t["attrition"], next(n))
+         + table_html(t["table1"], next(n))),
+        ("efficacy", "Efficacy", table_html(t["response"], next(n)) + table_html(t["landmarks"], next(n))
+         + fig("trajectories") + fig("paired") + fig("waterfall")
+         + table_html(t["time_to_cr"], next(n)) + fig("cumulative_cr")),
+        ("subgroups", "Exploratory subgroups", table_html(t["subgroups"], next(n)) + fig("forest")),
+        ("safety", "Safety", table_html(t["safety"], next(n))),
+        ("course", "Individual courses", fig("swimmer") + table_html(t["listing"], next(n), css="listing")),
+        ("provenance", "Provenance", _provenance(r, t)),
+    ]
+    nav = "<nav><ol>" + "".join(f"<li><a href='#{k}'>{_e(title)}</a></li>" for k, title, _ in sections) + "</ol></nav>"
+    body = "".join(f"<section id='{k}'><h2>{_e(title)}</h2>{content}</section>" for k, title, content in sections)
+    title = f"{r.protocol.title}: study report"
+    head = (f"<h1>{_e(title)}</h1><p class='lead'>Protocol {_e(r.protocol.name)} \u00b7 ctit {_e(r.version)} "
+            f"\u00b7 generated {generated}</p>")
+    # No scripts and a CSP that forbids every fetch: the file cannot make a network request.
+    csp = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{csp}\">"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{_e(title)}</title><style>{CSS}</style></head><body>{head}{nav}{body}</body></html>\n")
 
 
-def write_html(results: StudyResults, out: Path) -> Path:
+def _provenance(r: StudyResults, t: dict[str, ReportTable]) -> str:
+    meta = (f"<p>Tool: ctit {_e(r.version)}. Protocol: {_e(r.protocol.name)} ({_e(r.protocol.source or 'bundled')}). "
+            f"Source: {_e(getattr(r.study, 'source', '') or 'not recorded')}.</p>")
+    inputs = table_html(t["inputs"])
+    warn = ("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in r.warnings) + "</ul>"
+            if r.warnings else "<p>No warnings.</p>")
+    return meta + _hash_cells(inputs) + warn + "<h3>Effective protocol</h3>" + table_html(t["protocol"])
+
+
+def _hash_cells(table: str) -> str:
+    """Monospace the SHA-256 column (64 hex digits) so it wraps instead of widening the page."""
+    return re.sub(r"<td>([0-9a-f]{64})</td>", r"<td class='hash'>\1</td>", table)
+
+
+def write_html(results: StudyResults, out: Path, figures: list[RenderedFigure] | None = None) -> Path:
     path = out / "report.html"
-    path.write_text(render_html(results), encoding="utf-8")
+    path.write_text(render_html(results, figures), encoding="utf-8")
     return path

@@ -34,27 +34,46 @@ def fmt_pct(p: dict[str, Any]) -> str:
     return "not estimable" if p["pct"] is None else f"{p['pct']:.1f}%"
 
 
-def results_paragraph(r: StudyResults) -> str:
-    """One paragraph of Results in the abstract's style, written from the numbers."""
+def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
+    """One paragraph of Results in the abstract's style, written from the numbers.
+
+    Plain ASCII for the terminal by default; `typeset=True` (the reports) writes the units and
+    p-values with typographic symbols and adds the exact CIs of the CR rate and the ORR.
+    """
+    if typeset:
+        from ctit.reports.tables import fmt_ci
+        from ctit.reports.tables import fmt_p as p_fmt
+
+        unit, dash = "\u00d710\u2079/L", "\u2013"
+    else:
+        p_fmt, unit, dash = fmt_p, "x10^9/L", "-"
+    level = f"{100 * r.protocol.ci_level:g}% CI"
+
+    def ci(p: dict[str, Any]) -> str:
+        return f"; {level} {fmt_ci(p['ci95_low'], p['ci95_high'])}" if typeset and p["pct"] is not None else ""
+
     n = r.cohort["included"]
     b = r.baseline_platelets
     parts = [f"A total of {n} of {r.cohort['screened']} screened patients with refractory CTIT were included."]
     if b["n"]:
-        parts.append(f"The baseline median platelet count was {fmt_num(b['median'])} x10^9/L "
+        parts.append(f"The baseline median platelet count was {fmt_num(b['median'])} {unit} "
+                     f"(range: {fmt_num(b['min'])} {dash} {fmt_num(b['max'])})."
+                     if typeset else
+                     f"The baseline median platelet count was {fmt_num(b['median'])} x10^9/L "
                      f"(range: {fmt_num(b['min'])} - {fmt_num(b['max'])}).")
-    marks = [f"{fmt_signed(m['median_change'])} x10^9/L (Day {m['day']} vs. baseline, n = {m['n_pairs']}, "
-             f"P = {fmt_p(m['p_value'])})" for m in r.landmarks]
+    marks = [f"{fmt_signed(m['median_change'])} {unit} (Day {m['day']} vs. baseline, n = {m['n_pairs']}, "
+             f"P = {p_fmt(m['p_value'])})" for m in r.landmarks]
     if marks:
         parts.append("The median platelet changes were " + ", ".join(marks) + ".")
     resp = r.response
     cr, orr = resp["cr"], resp["orr"]
     t = r.time_to_cr
-    text = f"CR was achieved in {cr['n']} patients ({fmt_pct(cr)})"
+    text = f"CR was achieved in {cr['n']} patients ({fmt_pct(cr)}{ci(cr)})"
     if t["n"]:
         text += (f", with a median time to CR of {fmt_num(t['median'])} days "
-                 f"(range: {fmt_num(t['min'])}-{fmt_num(t['max'])} days)")
+                 f"(range: {fmt_num(t['min'])}{dash}{fmt_num(t['max'])} days)")
     parts.append(text + ".")
-    parts.append(f"The ORR was {fmt_pct(orr)} ({orr['n']}/{resp['n']} patients).")
+    parts.append(f"The ORR was {fmt_pct(orr)} ({orr['n']}/{resp['n']} patients{ci(orr)}).")
     safety = []
     for e in r.safety_events:
         grades = ", ".join(f"grade {g}: {k}" for g, k in e["by_grade"].items() if k)

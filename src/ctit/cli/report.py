@@ -1,0 +1,38 @@
+"""`ctit report OUT`: re-render the reports of an earlier `ctit analyze` without re-analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ctit.cli import app
+from ctit.cli._common import console, err_console
+
+EXIT_NO_DATA = 2
+
+
+@app.command()
+def report(
+    out: Path = typer.Argument(..., help="Output folder of an earlier `ctit analyze` (has results.json and data/)."),
+    format_: list[str] = typer.Option(
+        None, "--format", "-f",
+        help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not list the written files."),
+) -> None:
+    """Rebuild report.html, report.docx, listings.xlsx and the figures from OUT's saved results."""
+    from ctit.reports import parse_formats, write_reports
+    from ctit.reports.store import StoreError, load_results
+
+    try:
+        formats = parse_formats(format_)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    try:
+        results = load_results(out)
+    except StoreError as exc:
+        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        raise typer.Exit(EXIT_NO_DATA)
+    written = write_reports(results, out, formats)
+    if not quiet:
+        console.print("Wrote " + ", ".join(str(p) for p in written), highlight=False)

@@ -1,0 +1,461 @@
+"""The report's figures, drawn with matplotlib (Agg, no pyplot state) from the results object.
+
+One function per figure; each returns a `matplotlib.figure.Figure`. A figure whose data are
+missing (no CR, no post-baseline count, an absent optional table, one patient) still renders:
+the panel says "not estimable" and why, so no report ever has an empty axis or a crash.
+`render_figures` draws all of them once; `write_figures` saves PNG (300 dpi) and SVG.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ctit.reports.tables import NE, best_change, fmt_ci, fmt_num, fmt_p
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ctit.results import StudyResults
+
+# Okabe-Ito colours: distinguishable with colour-vision deficiency and in greyscale print.
+RESPONSE_COLORS = {"CR": "#0072B2", "PR": "#E69F00", "NR": "#7F7F7F", "NE": "#CC79A7"}
+RESPONSE_ORDER = ("CR", "PR", "NR", "NE")
+GRADE_LINES = (25, 50, 75, 100)
+PLT_LABEL = "Platelet count (\u00d710\u2079/L)"
+DPI = 300
+
+RC = {
+    "font.family": "DejaVu Sans", "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
+    "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "axes.spines.top": False,
+    "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42,
+}
+
+
+@dataclass
+class RenderedFigure:
+    key: str
+    number: int
+    title: str
+    caption: str
+    png: bytes
+    svg: str
+    estimable: bool
+
+
+def _included(results: StudyResults) -> pd.DataFrame:
+    p = results.patients
+    return p[p.included.astype(bool)]
+
+
+def _color(resp: Any) -> str:
+    return RESPONSE_COLORS.get(str(resp), RESPONSE_COLORS["NE"])
+
+
+def not_estimable(ax: Axes, why: str) -> None:
+    """Replace a panel by an explicit 'not estimable' statement."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, f"Not estimable\n{why}", ha="center", va="center", fontsize=9, color="#444",
+            transform=ax.transAxes, wrap=True)
+
+
+def _new(width: float, height: float, ncols: int = 1, **kw: Any) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols, **kw)
+    return fig, axes
+
+
+def _response_legend(ax: Axes, present: list[str], **kw: Any) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=RESPONSE_COLORS[c], lw=2, label=c) for c in RESPONSE_ORDER if c in present]
+    if handles:
+        ax.legend(handles=handles, frameon=False, title="Best response", title_fontsize=7, **kw)
+
+
+def _platelets(results: StudyResults, lo: int) -> pd.DataFrame:
+    labs = results.derivations.graded_labs
+    inc = _included(results)
+    rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
+    rows = rows[(rows.day.astype(float) >= lo) & (rows.day.astype(float) <= results.protocol.followup_end_day)]
+    return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "day": rows.day.astype(int),
+                         "value": rows.value.astype(float)})
+
+
+# ---------------------------------------------------------------- Figure: trajectories
+
+def weekly_profile(plt_rows: pd.DataFrame, centres: list[int], window: int) -> pd.DataFrame:
+    """Per weekly visit centre: each patient's count closest to it within +/- window (equal
+    distance: the earlier; as the protocol's landmark rule), then the median and IQR across
+    patients (at least 3). Descriptive, for drawing only."""
+    out = []
+    for c in centres:
+        near = plt_rows[(plt_rows.day - c).abs() <= window].copy()
+        if near.empty:
+            continue
+        near["dist"] = (near.day - c).abs()
+        near = near.sort_values(["patient_id", "dist", "day", "value"]).groupby("patient_id").head(1)
+        if len(near) >= 3:
+            q1, med, q3 = np.quantile(near.value.to_numpy(), [0.25, 0.5, 0.75])
+            out.append({"day": c, "n": len(near), "median": med, "q1": q1, "q3": q3})
+    return pd.DataFrame(out, columns=["day", "n", "median", "q1", "q3"])
+
+
+def fig_trajectories(results: StudyResults) -> Figure:
+    """Platelet courses of included patients (faint, coloured by best response), weekly
+    median and IQR, and the CTCAE grade boundaries."""
+    p = results.protocol
+    fig, ax = _new(6.5, 3.6)
+    rows = _platelets(results, -p.nadir_lookback_days)
+    if rows.empty:
+        not_estimable(ax, "no platelet counts for included patients")
+        return fig
+    resp = _included(results).set_index(_included(results).patient_id.astype(str)).best_response
+    for pid, r in rows.sort_values("day").groupby("patient_id"):
+        ax.plot(r.day, r.value, color=_color(resp.get(pid)), alpha=.35, lw=.8, marker="o", ms=1.5)
+    centres = list(range(-7 * (p.nadir_lookback_days // 7), p.followup_end_day + 1, 7))
+    prof = weekly_profile(rows, centres, 3)
+    if not prof.empty:
+        ax.fill_between(prof.day, prof.q1, prof.q3, color="black", alpha=.12, lw=0, label="IQR")
+        ax.plot(prof.day, prof["median"], color="black", lw=2, marker="o", ms=3, label="Median")
+    else:
+        ax.text(.02, .95, "Median and IQR not estimable (fewer than 3 patients per visit)",
+                transform=ax.transAxes, fontsize=7, va="top")
+    for level in GRADE_LINES:
+        ax.axhline(level, color="#B2182B", lw=.6, ls="--", zorder=0)
+        ax.text(1.005, level, f"{level}", transform=ax.get_yaxis_transform(), fontsize=6, color="#B2182B",
+                va="center")
+    ax.axvline(0, color="#555", lw=.8)
+    ax.set_xlim(rows.day.min() - 1, p.followup_end_day + 1)
+    ax.set_xticks(centres)
+    ax.set_ylim(0, None)
+    ax.set_xlabel("Study day (day 0 = first ATRA dose)")
+    ax.set_ylabel(PLT_LABEL)
+    h, lab = ax.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+
+    present = [c for c in RESPONSE_ORDER if c in set(resp.dropna().astype(str))]
+    h += [Line2D([], [], color=RESPONSE_COLORS[c], lw=1.5, alpha=.6) for c in present]
+    lab += [f"{c} (individual)" for c in present]
+    fig.legend(h, lab, frameon=False, loc="outside upper center", ncols=len(h))
+    return fig
+
+
+# ---------------------------------------------------------------- Figure: paired landmarks
+
+def fig_paired(results: StudyResults) -> Figure:
+    """Baseline to each landmark day per patient, with the results' n and P."""
+    marks = results.landmarks
+    n = max(len(marks), 1)
+    fig, axes = _new(2.2 * n + .4, 3.2, ncols=n, sharey=True, squeeze=False)
+    axes = axes[0]
+    inc = _included(results)
+    if not marks:
+        not_estimable(axes[0], "no landmark days in the protocol")
+        return fig
+    top = 0.0
+    for ax, m in zip(axes, marks):
+        d = m["day"]
+        pairs = inc[inc[f"plt_d{d}"].notna() & inc.baseline_plt.notna()]
+        if pairs.empty:
+            not_estimable(ax, f"Day {d}: no patient with\nbaseline and landmark counts")
+            continue
+        for _, r in pairs.iterrows():
+            ax.plot([0, 1], [float(r.baseline_plt), float(r[f"plt_d{d}"])], color=_color(r.best_response),
+                    alpha=.55, lw=.9, marker="o", ms=2.5)
+        top = max(top, float(pairs[f"plt_d{d}"].astype(float).max()), float(pairs.baseline_plt.astype(float).max()))
+        ax.set_xticks([0, 1], ["Baseline", f"Day {d}"])
+        ax.set_xlim(-.25, 1.25)
+        ax.set_title(f"Day {d} (n = {m['n_pairs']})\nmedian change {fmt_num(m['median_change'])}; "
+                     f"P = {fmt_p(m['p_value'])}", fontsize=8)
+        for level in GRADE_LINES:
+            ax.axhline(level, color="#B2182B", lw=.5, ls="--", zorder=0)
+    axes[0].set_ylabel(PLT_LABEL)
+    if top:
+        axes[0].set_ylim(0, top * 1.08)
+    _response_legend(axes[-1], sorted(set(inc.best_response.dropna().astype(str))), loc="upper left")
+    return fig
+
+
+# ---------------------------------------------------------------- Figure: swimmer
+
+def fig_swimmer(results: StudyResults) -> Figure:
+    """One lane per included patient: prior TPO-RA, ATRA exposure coloured by best response,
+    platelet transfusions, WHO bleeding grade >= 2 and CR/PR onsets."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    p = results.protocol
+    inc = _included(results).copy()
+    n = len(inc)
+    fig, ax = _new(6.5, min(9.0, 1.2 + 0.2 * max(n, 1)))
+    if n == 0:
+        not_estimable(ax, "no included patients")
+        return fig
+    rank = {c: i for i, c in enumerate(RESPONSE_ORDER)}
+    inc["_rank"] = inc.best_response.map(lambda r: rank.get(str(r), 9))
+    inc["_onset"] = inc.response_onset_day.map(lambda x: 999 if x is None else float(x))
+    inc = inc.sort_values(["_rank", "_onset", "patient_id"], ascending=[False, False, False])
+    lane = {str(pid): i for i, pid in enumerate(inc.patient_id)}
+    ids = set(lane)
+    left = -28
+    st = results.study
+    # Prior TPO-RA courses (merged as the eligibility rule merges them).
+    courses = results.derivations.tpo_ra_courses
+    for _, c in courses[courses.patient_id.isin(ids)].iterrows():
+        start = max(float(c.course_start), left)
+        end = 0.0 if pd.isna(c.course_end) else min(float(c.course_end), 0.0)
+        if end >= start:
+            ax.barh(lane[str(c.patient_id)], end - start + 1, left=start, height=.45, color="#BBBBBB",
+                    edgecolor="none")
+    # ATRA exposure: every study-drug record; an open end runs to the planned end.
+    ex = st.exposures[(st.exposures.role == "study_drug") & st.exposures.patient_id.isin(ids)]
+    resp = inc.set_index(inc.patient_id.astype(str)).best_response
+    for _, e in ex.iterrows():
+        end = p.planned_treatment_days - 1 if pd.isna(e.end_day) else float(e.end_day)
+        ax.barh(lane[str(e.patient_id)], end - float(e.start_day) + 1, left=float(e.start_day), height=.6,
+                color=_color(resp.get(str(e.patient_id))), alpha=.85, edgecolor="none")
+    tr = st.transfusions
+    tr = tr[tr.patient_id.isin(ids) & tr["product"].isin(p.transfusion_products) & tr.day.notna()]
+    tr = tr[(tr.day.astype(float) >= left) & (tr.day.astype(float) <= p.followup_end_day)]
+    ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane), marker="v", s=14, color="#B2182B",
+               zorder=3, linewidths=0)
+    bl = st.bleeding
+    bl = bl[bl.patient_id.isin(ids) & bl.who_grade.notna() & bl.day.notna()]
+    bl = bl[(bl.who_grade.astype(int) >= 2) & (bl.day.astype(float) >= left)
+            & (bl.day.astype(float) <= p.followup_end_day)]
+    ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane), marker="X", s=22, color="black",
+               zorder=4, linewidths=0)
+    for col, marker, label in (("cr_onset_day", "*", "CR"), ("pr_onset_day", "D", "PR")):
+        if col not in inc:
+            continue
+        on = inc[inc[col].notna()]
+        ax.scatter(on[col].astype(float), on.patient_id.astype(str).map(lane), marker=marker,
+                   s=40 if marker == "*" else 14, color="white", edgecolors="black", linewidths=.7, zorder=5)
+    ax.axvline(0, color="#555", lw=.8)
+    ax.set_yticks(range(n), list(lane))
+    ax.set_ylim(-.7, n - .3)
+    ax.set_xlim(left, p.followup_end_day + 1)
+    ax.set_xticks(range(left, p.followup_end_day + 1, 7))
+    ax.set_xlabel("Study day (day 0 = first ATRA dose)")
+    ax.tick_params(axis="y", labelsize=6)
+    handles = [Patch(color="#BBBBBB", label="Prior TPO-RA")]
+    handles += [Patch(color=RESPONSE_COLORS[c], label=f"ATRA, best response {c}") for c in RESPONSE_ORDER
+                if (resp.astype(str) == c).any()]
+    handles += [Line2D([], [], ls="", marker="v", color="#B2182B", label="Platelet transfusion"),
+                Line2D([], [], ls="", marker="X", color="black", label="Bleeding WHO grade \u2265 2"),
+                Line2D([], [], ls="", marker="*", mfc="white", mec="black", ms=8, label="CR onset"),
+                Line2D([], [], ls="", marker="D", mfc="white", mec="black", ms=4, label="PR onset")]
+    fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+    if tr.empty and st.transfusions.empty:
+        ax.set_title("No transfusion table: transfusions not shown", fontsize=7, loc="left")
+    return fig
+
+
+# ---------------------------------------------------------------- Figure: cumulative incidence
+
+def at_risk(table: Any, t: float) -> int:
+    """Number at risk at time t from the Kaplan-Meier table: n with time >= t."""
+    for row in table:
+        if row.time >= t:
+            return int(row.n_risk)
+    return 0
+
+
+def fig_cumulative_cr(results: StudyResults) -> Figure:
+    """Cumulative incidence of CR (1 - Kaplan-Meier) with its pointwise CI and numbers at risk."""
+    from matplotlib.figure import Figure
+
+    p = results.protocol
+    km = results.kaplan_meier
+    fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+    ax, risk = fig.subplots(2, 1, height_ratios=[5, 1], sharex=True)
+    if km is None or not km.table:
+        not_estimable(ax, "no included patient with follow-up")
+        risk.set_axis_off()
+        return fig
+    t = [0.0] + [r.time for r in km.table]
+    inc = [0.0] + [1 - r.surv for r in km.table]
+    lo = [0.0] + [np.nan if r.upper is None else 1 - r.upper for r in km.table]
+    hi = [0.0] + [np.nan if r.lower is None else 1 - r.lower for r in km.table]
+    color = RESPONSE_COLORS["CR"]
+    ax.fill_between(t, lo, hi, step="post", color=color, alpha=.15, lw=0, label="95% CI (log-log)")
+    ax.step(t, inc, where="post", color=color, lw=1.8, label="1 \u2212 Kaplan-Meier")
+    cens = [r for r in km.table if r.n_censor]
+    ax.scatter([r.time for r in cens], [1 - r.surv for r in cens], marker="|", s=30, color=color,
+               label="Censored")
+    tt = results.time_to_cr
+    if tt["km_median"] is not None:
+        ax.axhline(.5, color="#555", lw=.6, ls=":")
+        ax.axvline(tt["km_median"], color="#555", lw=.6, ls=":")
+    median = (f"{fmt_num(tt['km_median'])} days" if tt["km_median"] is not None
+              else f"{NE} (incidence stays below 50%)")
+    text = f"Median time to CR (KM): {median}\n95% CI: {fmt_ci(tt['km_ci95_low'], tt['km_ci95_high'])}"
+    if km.n_events == 0:
+        text = f"No CR observed: cumulative incidence 0\nmedian time to CR {NE}"
+    ax.text(.02, .97, text, transform=ax.transAxes, va="top", fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("Cumulative incidence of CR")
+    ax.legend(frameon=False, loc="lower right")
+    ticks = list(range(0, p.followup_end_day + 1, 7))
+    ax.set_xlim(0, p.followup_end_day + 1)
+    risk.set_xticks(ticks)
+    risk.set_ylim(0, 1)
+    risk.set_yticks([])
+    for s in ("left", "top", "right"):
+        risk.spines[s].set_visible(False)
+    for x in ticks:
+        risk.text(x, .5, str(at_risk(km.table, x)), ha="center", va="center", fontsize=7)
+    risk.text(-0.02, .5, "At risk", transform=risk.transAxes, ha="right", va="center", fontsize=7)
+    risk.set_xlabel("Days since first ATRA dose")
+    return fig
+
+
+# ---------------------------------------------------------------- Figure: waterfall
+
+def fig_waterfall(results: StudyResults) -> Figure:
+    """Best platelet change from baseline per included patient, coloured by best response."""
+    fig, ax = _new(6.5, 3.2)
+    df = best_change(results)
+    if df.empty:
+        not_estimable(ax, "no included patient with a platelet count after day 0")
+        return fig
+    x = np.arange(len(df))
+    ax.bar(x, df.change, color=[_color(r) for r in df.best_response], width=.8)
+    ax.axhline(0, color="black", lw=.6)
+    ax.set_xticks(x, df.patient_id, rotation=90, fontsize=6)
+    ax.set_xlim(-.8, len(df) - .2)
+    ax.set_ylabel("Best change from baseline (\u00d710\u2079/L)")
+    ax.set_xlabel("Patient")
+    missing = int(len(_included(results)) - len(df))
+    if missing:
+        ax.set_title(f"{missing} included patient(s) without a post-baseline count not shown", fontsize=7,
+                     loc="left")
+    from matplotlib.patches import Patch
+
+    present = [c for c in RESPONSE_ORDER if (df.best_response == c).any()]
+    ax.legend(handles=[Patch(color=RESPONSE_COLORS[c], label=c) for c in present], frameon=False,
+              title="Best response", title_fontsize=7, loc="upper right")
+    return fig
+
+
+# ---------------------------------------------------------------- Figure: forest plot
+
+def fig_forest(results: StudyResults) -> Figure:
+    """ORR with its exact CI per subgroup level (exploratory), the overall ORR as reference."""
+    from ctit.reports.tables import subgroups_of
+
+    subs = subgroups_of(results)
+    orr = results.response["orr"]
+    labels: list[tuple[str, bool]] = [("All included patients", False)]
+    points: list[tuple[float | None, float | None, float | None, str]] = [
+        (orr["pct"], orr["ci95_low"], orr["ci95_high"], f"{orr['n']}/{results.response['n']}")]
+    last = None
+    for sg in subs:
+        if sg["variable_label"] != last:
+            labels.append((sg["variable_label"], True))
+            points.append((None, None, None, ""))
+            last = sg["variable_label"]
+        labels.append((f"  {sg['level']}", False))
+        points.append((sg["pct"], sg["ci95_low"], sg["ci95_high"], f"{sg['responders']}/{sg['n']}"))
+    fig, ax = _new(6.5, 0.9 + 0.19 * len(labels))
+    if orr["pct"] is None:
+        not_estimable(ax, "no included patients")
+        return fig
+    y = np.arange(len(labels))[::-1]
+    for yi, (pct, lo, hi, frac), (lab, group) in zip(y, points, labels):
+        if pct is not None:
+            ax.plot([lo, hi], [yi, yi], color="black", lw=.9)
+            ax.plot([pct], [yi], marker="s", color=RESPONSE_COLORS["CR"], ms=4 if frac != points[0][3] else 6)
+        ax.text(102, yi, frac, va="center", fontsize=7)
+    ax.axvline(orr["pct"], color="#555", lw=.7, ls="--")
+    ax.set_yticks(y, [lab for lab, _ in labels])
+    for tick, (_, group) in zip(ax.get_yticklabels(), labels):
+        if group:
+            tick.set_fontweight("bold")
+    ax.set_xlim(-2, 114)
+    ax.set_xticks(range(0, 101, 20))
+    ax.set_xlabel("Overall response rate, % (exact 95% CI)")
+    ax.text(102, y[0] + .9, "R/n", fontsize=7, va="bottom")
+    ax.set_ylim(-.7, len(labels) - .1)
+    ax.tick_params(axis="y", length=0)
+    return fig
+
+
+# ---------------------------------------------------------------- registry and rendering
+
+FigureFn = Callable[["StudyResults"], "Figure"]
+FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] = (
+    ("trajectories", "Platelet counts over time", fig_trajectories, lambda r: (
+        "Individual platelet courses of the included patients (thin lines, coloured by best response) with the "
+        "median (black) and interquartile range (grey band) of each patient's count closest to each weekly visit "
+        "(\u00b13 days). Dashed lines: CTCAE v5.0 grade boundaries at 25, 50, 75 and 100 \u00d710\u2079/L.")),
+    ("paired", "Platelet count at baseline and landmark days", fig_paired, lambda r: (
+        "Each line joins one patient's baseline count to the landmark count (closest within "
+        f"\u00b1{r.protocol.landmark_window_days} days). P: two-sided Wilcoxon signed-rank test.")),
+    ("forest", "Overall response rate by subgroup (exploratory)", fig_forest, lambda r: (
+        "ORR (square) with its exact Clopper-Pearson 95% CI per subgroup; dashed line: ORR of all included "
+        "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test.")),
+    ("swimmer", "Treatment course per patient", fig_swimmer, lambda r: (
+        "One lane per included patient, sorted by best response and onset: prior TPO-RA course (grey, shown from "
+        "day \u221228), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), WHO bleeding "
+        "grade \u2265 2 (\u2716), onset of the CR (\u2605) and PR (\u25c6) sustained windows.")),
+    ("cumulative_cr", "Cumulative incidence of complete response", fig_cumulative_cr, lambda r: (
+        "1 \u2212 Kaplan-Meier estimate of time to CR over all included patients (censoring at the last platelet "
+        "count), with the pointwise log-log 95% CI; numbers at risk below the axis.")),
+    ("waterfall", "Best platelet change from baseline", fig_waterfall, lambda r: (
+        f"Highest platelet count on days 1-{r.protocol.followup_end_day} minus the baseline count, per included "
+        "patient, coloured by best response.")),
+)
+
+
+# Report order: efficacy figures first, then subgroups, then the per-patient course.
+FIGURE_ORDER = ("trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
+FIGURES = tuple(sorted(FIGURES, key=lambda f: FIGURE_ORDER.index(f[0])))
+
+
+def _estimable(fig: Figure) -> bool:
+    return not any(t.get_text().startswith("Not estimable") for ax in fig.axes for t in ax.texts)
+
+
+def render_figures(results: StudyResults, *, png: bool = True) -> list[RenderedFigure]:
+    """Draw every figure once, as PNG (300 dpi) and SVG text."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    out = []
+    for number, (key, title, fn, caption) in enumerate(FIGURES, start=1):
+        with matplotlib.rc_context({**RC, "svg.hashsalt": f"ctit-{key}"}):
+            fig = fn(results)
+            svg = io.StringIO()
+            fig.savefig(svg, format="svg", metadata={"Date": None})
+            # The layout is solved by the first save; freezing it halves the cost of the second.
+            fig.set_layout_engine("none")
+            buf = io.BytesIO()
+            if png:
+                # Light compression: several times faster than PIL's default, files ~20% larger.
+                fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+        text = svg.getvalue()
+        text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
+        out.append(RenderedFigure(key, number, title, caption(results), buf.getvalue(), text, _estimable(fig)))
+    return out
+
+
+def write_figures(figures: list[RenderedFigure], out: Path) -> list[Path]:
+    folder = out / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in figures:
+        name = f"figure{f.number}_{f.key}"
+        (folder / f"{name}.png").write_bytes(f.png)
+        (folder / f"{name}.svg").write_text(f.svg, encoding="utf-8")
+        paths += [folder / f"{name}.png", folder / f"{name}.svg"]
+    return paths

@@ -1,0 +1,492 @@
+"""Report content, built once: every table (header, rows, footnotes) and paragraph that the
+HTML, DOCX and XLSX renderers format.
+
+Numbers come from the `StudyResults` object. The only values computed here are per-patient
+descriptive counts for Table 1 and the listings (how many patients are male, have a prior
+drug, ...) and the figures' per-patient helpers; every statistic (rates, CIs, tests, medians
+of the outcomes) is read from the results, never recomputed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ctit.results import LIVER_TERM, StudyResults
+from ctit.stats import summarize
+
+DASH = "\u2013"  # en dash, for ranges and intervals
+NE = "not estimable"
+GRADES = ("1", "2", "3", "4", "5")
+
+EXCLUSION_LABELS: dict[str, str] = {
+    "no_study_drug": "No study-drug (ATRA) exposure",
+    "no_prior_tpo_ra": "No qualifying prior TPO-RA course",
+    "no_baseline_platelets": "No baseline platelet count",
+    "baseline_not_grade_2_plus": "Baseline platelet count not grade \u2265 2",
+    "no_post_baseline_platelets": "No platelet count after day 0",
+}
+
+RESPONSE_LABELS = {"cr": "Complete response (CR)", "pr": "Partial response (PR)", "nr": "No response (NR)",
+                   "ne": "Not evaluable (NE)", "orr": "Overall response (CR + PR)"}
+
+ABBREVIATIONS = ("ALT, alanine aminotransferase; AST, aspartate aminotransferase; ATRA, all-trans retinoic "
+                 "acid; BSA, body surface area; CI, confidence interval; CR, complete response; CTCAE, Common "
+                 "Terminology Criteria for Adverse Events; IQR, interquartile range; KM, Kaplan-Meier; NE, not "
+                 "evaluable; NR, no response; ORR, overall response rate; PR, partial response; TPO-RA, "
+                 "thrombopoietin receptor agonist; WHO, World Health Organization.")
+
+
+# ---------------------------------------------------------------- formatting
+
+def fmt_num(x: Any, digits: int = 1) -> str:
+    """A value as reported: integers without decimals, others with `digits` decimals."""
+    if x is None or (isinstance(x, float) and pd.isna(x)):
+        return NE
+    x = float(x)
+    return str(int(x)) if x.is_integer() else f"{x:.{digits}f}"
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value: three decimals, or 'm.mm × 10⁻ᵉ' below 0.001 (plain text, every renderer)."""
+    if p is None:
+        return NE
+    if p < 0.001:
+        mantissa, exponent = f"{p:.2e}".split("e")
+        return f"{mantissa} \u00d7 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    return f"{p:.3f}"
+
+
+def fmt_pct(pct: float | None) -> str:
+    return NE if pct is None else f"{pct:.1f}"
+
+
+def fmt_ci(low: float | None, high: float | None) -> str:
+    """A confidence interval to one decimal; a bound the data do not reach is 'not estimable'."""
+    if low is None and high is None:
+        return NE
+
+    def one(x: float | None) -> str:
+        return NE if x is None else f"{x:.1f}"
+
+    return f"{one(low)} {DASH} {one(high)}"
+
+
+def fmt_n_pct(k: int, pct: float | None) -> str:
+    return f"{k} ({fmt_pct(pct)})" if pct is not None else f"{k}"
+
+
+def fmt_range(median: Any, low: Any, high: Any) -> str:
+    if median is None:
+        return NE
+    return f"{fmt_num(median)} ({fmt_num(low)} {DASH} {fmt_num(high)})"
+
+
+def _pct_of(k: int, n: int) -> float | None:
+    return 100.0 * k / n if n else None
+
+
+# ---------------------------------------------------------------- table model
+
+@dataclass
+class Row:
+    """One table row: formatted cells; `level` 1 indents the first cell under a group row."""
+
+    cells: list[str]
+    level: int = 0
+    group: bool = False   # a heading row that spans the table (e.g. "Sex, n (%)")
+
+
+@dataclass
+class ReportTable:
+    key: str
+    title: str
+    header: list[str]
+    rows: list[Row]
+    footnotes: list[str] = field(default_factory=list)
+    align_numbers: bool = True   # right-align numeric cells (renderers that can)
+
+    def plain_rows(self) -> list[list[str]]:
+        """Rows as lists, group rows padded: for spreadsheets and tests."""
+        return [r.cells + [""] * (len(self.header) - len(r.cells)) for r in self.rows]
+
+
+def _included(results: StudyResults) -> pd.DataFrame:
+    p = results.patients
+    return p[p.included.astype(bool)]
+
+
+def _median_range_row(label: str, values: list[Any], unit: str = "") -> Row:
+    s = summarize([v for v in values if v is not None])
+    text = NE if s.n == 0 else fmt_range(s.median, s.min, s.max)
+    if s.n and s.n < len(values):
+        text += f" [n = {s.n}]"
+    return Row([f"{label}{unit}, median (range)", text])
+
+
+def _counts_rows(label: str, levels: pd.Series, n: int, order: list[str] | None = None) -> list[Row]:
+    counts = levels.value_counts()
+    keys = order if order is not None else sorted(counts.index, key=lambda k: (-counts[k], str(k)))
+    rows = [Row([label], group=True)]
+    rows += [Row([str(k), fmt_n_pct(int(counts.get(k, 0)), _pct_of(int(counts.get(k, 0)), n))], level=1)
+             for k in keys]
+    return rows
+
+
+# ---------------------------------------------------------------- cohort
+
+def attrition_table(results: StudyResults) -> ReportTable:
+    """Screened, excluded by first failed criterion (protocol order), included."""
+    c = results.cohort
+    rows = [Row(["Patients screened", str(c["screened"])])]
+    rows += [Row([EXCLUSION_LABELS.get(e["reason"], e["reason"]), str(e["n"])], level=1) for e in c["excluded"]]
+    rows.append(Row(["Patients included (refractory CTIT)", str(c["included"])]))
+    return ReportTable("attrition", "Patient flow", ["", "n"], rows, [
+        "Each excluded patient is counted once, at the first eligibility criterion not met "
+        "(protocol section 4 order)."])
+
+
+# ---------------------------------------------------------------- Table 1
+
+def prior_anticancer(results: StudyResults) -> pd.DataFrame:
+    """Anticancer exposures that started before day 0, for included patients (one row per
+    patient and drug)."""
+    ex = results.study.exposures
+    inc = set(_included(results).patient_id)
+    rows = ex[(ex.role == "anticancer") & ex.start_day.notna() & ex.patient_id.isin(inc)]
+    rows = rows[rows.start_day.astype(float) < 0]
+    name = rows.drug_name.where(rows.drug_name.notna(), rows.drug).astype(str)
+    return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "drug": name}).drop_duplicates()
+
+
+def baseline_bleeding_grade(results: StudyResults) -> pd.Series:
+    """Highest WHO bleeding grade assessed on days <= 0, per included patient (None: none)."""
+    b = results.study.bleeding
+    inc = _included(results).patient_id.astype(str)
+    b = b[b.day.notna() & (b.day.astype(float) <= 0) & b.who_grade.notna()]
+    worst = b.groupby(b.patient_id.astype(str)).who_grade.max()
+    return inc.map(worst).set_axis(inc.values)
+
+
+def table1(results: StudyResults) -> ReportTable:
+    """Baseline characteristics of the included patients."""
+    from ctit.subgroups import tumor_site
+
+    inc = _included(results)
+    n = len(inc)
+    rows: list[Row] = [_median_range_row("Age", inc.age_years.tolist(), ", years")]
+    sex = inc.sex.map(lambda s: {"M": "Male", "F": "Female"}.get(str(s).upper(), "Not recorded")
+                      if s is not None else "Not recorded")
+    rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()])
+    rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n)
+
+    prior = prior_anticancer(results)
+    with_prior = prior.patient_id.nunique()
+    rows.append(Row(["Prior anticancer therapy before day 0, n (%)",
+                     fmt_n_pct(with_prior, _pct_of(with_prior, n))]))
+    per_drug = prior.groupby("drug").patient_id.nunique().sort_values(ascending=False, kind="stable")
+    per_drug = per_drug.sort_index().sort_values(ascending=False, kind="stable")
+    rows += [Row([d, fmt_n_pct(int(k), _pct_of(int(k), n))], level=1) for d, k in per_drug.items()]
+
+    agents = inc.prior_tpo_ra_agents.map(lambda a: " + ".join(x.strip() for x in str(a).split(","))
+                                         if a is not None else "Not recorded")
+    rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", agents, n)
+    rows.append(_median_range_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days"))
+
+    b = results.baseline_platelets
+    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, median (range)",
+                     fmt_range(b["median"], b["min"], b["max"])]))
+    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, IQR",
+                     NE if b["q1"] is None else f"{fmt_num(b['q1'])} {DASH} {fmt_num(b['q3'])}"]))
+    grade = inc.nadir_grade.map(lambda g: f"Grade {int(g)}" if g is not None else "Not recorded")
+    rows += _counts_rows("Nadir platelet grade (CTCAE v5.0), n (%)", grade, n,
+                         sorted(grade.unique(), reverse=True))
+    bleed = baseline_bleeding_grade(results).map(
+        lambda g: "No assessment" if g is None or pd.isna(g) else ("WHO grade 0" if int(g) == 0 else
+                                                                     f"WHO grade {int(g)}"))
+    rows += _counts_rows("Bleeding at baseline (worst WHO grade, days \u2264 0), n (%)", bleed, n,
+                         sorted(bleed.unique(), key=lambda s: (s == "No assessment", s)))
+    rows.append(_median_range_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2"))
+    rows.append(_median_range_row("Planned ATRA daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"))
+    p = results.protocol
+    return ReportTable("table1", f"Baseline characteristics of the included patients (N = {n})",
+                       ["Characteristic", f"Patients (N = {n})"], rows, [
+                           f"Baseline: last platelet count on days \u2212{p.baseline_lookback_days} to 0; nadir: "
+                           f"lowest count on days \u2212{p.nadir_lookback_days} to 0; day 0 is the first ATRA dose.",
+                           "Prior TPO-RA: the qualifying course before day 0 (agents joined by + when switched "
+                           "within the course). Body surface area: Mosteller. Planned dose: "
+                           f"{fmt_num(p.dose_mg_per_m2)} mg/m\u00b2 \u00d7 BSA rounded to "
+                           f"{fmt_num(p.dose_rounding_mg)} mg.",
+                           "Percentages of included patients. " + ABBREVIATIONS])
+
+
+# ---------------------------------------------------------------- efficacy
+
+def response_table(results: StudyResults) -> ReportTable:
+    r = results.response
+    level = fmt_num(100 * results.protocol.ci_level)
+    rows = [Row([RESPONSE_LABELS[k], str(r[k]["n"]), fmt_pct(r[k]["pct"]),
+                 fmt_ci(r[k]["ci95_low"], r[k]["ci95_high"])]) for k in ("cr", "pr", "nr", "ne", "orr")]
+    return ReportTable("response", f"Best response (N = {r['n']})",
+                       ["Response", "n", "%", f"{level}% CI"], rows, [
+                           f"Exact (Clopper-Pearson) {level}% confidence intervals. Percentages of included patients.",
+                           "CR, PR and NR as defined in Methods; NE: included without any platelet count after day 0."])
+
+
+def landmark_table(results: StudyResults) -> ReportTable:
+    rows = [Row([f"Day {m['day']}", str(m["n_pairs"]),
+                 fmt_range(m["median_change"], m["min_change"], m["max_change"]),
+                 fmt_p(m["p_value"])]) for m in results.landmarks]
+    methods = sorted({m["method"] for m in results.landmarks if m.get("method")})
+    w = results.protocol.landmark_window_days
+    return ReportTable("landmarks", "Platelet count change from baseline",
+                       ["Landmark", "n pairs", "Median change, \u00d710\u2079/L (range)", "P"], rows, [
+                           f"Landmark count: closest to the day within \u00b1{w} days. Two-sided Wilcoxon signed-rank "
+                           "test of landmark vs baseline (" + ("; ".join(methods) or "no pairs") + ")."])
+
+
+def time_to_cr_table(results: StudyResults) -> ReportTable:
+    t = results.time_to_cr
+    level = fmt_num(100 * results.protocol.ci_level)
+    km_ci = fmt_ci(t["km_ci95_low"], t["km_ci95_high"])
+    rows = [
+        Row(["Patients with CR", str(t["n"])]),
+        Row(["Time to CR among CR patients, days, median (range)", fmt_range(t["median"], t["min"], t["max"])]),
+        Row(["Kaplan-Meier median time to CR, days", fmt_num(t["km_median"])]),
+        Row([f"Kaplan-Meier median, {level}% CI", km_ci]),
+    ]
+    return ReportTable("time_to_cr", "Time to complete response", ["", "Value"], rows, [
+        "Kaplan-Meier: all included patients; event: CR at its onset day; others censored at their last platelet "
+        f"count. {level}% CI: Brookmeyer-Crowley with the log-log transform. A median or bound that the curve "
+        "does not reach is reported as not estimable."])
+
+
+def efficacy_tables(results: StudyResults) -> list[ReportTable]:
+    return [response_table(results), landmark_table(results), time_to_cr_table(results)]
+
+
+# ---------------------------------------------------------------- subgroups
+
+def subgroups_of(results: StudyResults) -> list[dict[str, Any]]:
+    """The subgroup ORRs: from the results when it carries them, else built by
+    `ctit.subgroups.subgroup_orr` (the one place that computes them)."""
+    got = getattr(results, "subgroups", None)
+    if got is not None:
+        return list(got)
+    from ctit.subgroups import subgroup_orr
+
+    return subgroup_orr(results.patients, results.protocol)
+
+
+def subgroup_table(results: StudyResults) -> ReportTable:
+    level = fmt_num(100 * results.protocol.ci_level)
+    rows: list[Row] = []
+    last = None
+    for s in subgroups_of(results):
+        if s["variable_label"] != last:
+            rows.append(Row([s["variable_label"]], group=True))
+            last = s["variable_label"]
+        rows.append(Row([s["level"], f"{s['responders']}/{s['n']}", fmt_pct(s["pct"]),
+                         fmt_ci(s["ci95_low"], s["ci95_high"])], level=1))
+    o = results.response["orr"]
+    rows.insert(0, Row(["All included patients", f"{o['n']}/{results.response['n']}", fmt_pct(o["pct"]),
+                        fmt_ci(o["ci95_low"], o["ci95_high"])]))
+    return ReportTable("subgroups", "Overall response rate by subgroup (exploratory)",
+                       ["Subgroup", "Responders/n", "ORR, %", f"{level}% CI"], rows, [
+                           f"Exploratory, not powered; exact (Clopper-Pearson) {level}% CIs; no between-subgroup test.",
+                           "Tumor site grouped from the recorded tumor type; baseline grade: CTCAE v5.0 grade of the "
+                           "baseline platelet count."])
+
+
+# ---------------------------------------------------------------- safety
+
+def other_lab_toxicity(results: StudyResults) -> list[dict[str, Any]]:
+    """Graded labs other than platelets (efficacy) and ALT/AST (in the results' liver event):
+    per CTCAE term, included patients counted once at their highest grade on days
+    [1, last study-drug day + teae_window_days], when that grade is worse than the patient's
+    baseline grade of the term (last value on days [-enzyme_baseline_lookback_days, 0]): a
+    patient anaemic before ATRA is not counted for staying anaemic.
+
+    A per-patient count for the safety table, in the shape of `results.safety_events`.
+    It belongs in StudyResults (see docs/report.md); until then it is built here, once.
+    """
+    labs = results.derivations.graded_labs
+    inc = _included(results)
+    if labs is None or labs.empty or inc.empty:
+        return []
+    p = results.protocol
+    end = inc.set_index(inc.patient_id.astype(str)).last_drug_day.map(
+        lambda d: None if d is None else float(d) + p.teae_window_days)
+    rows = labs[~labs.test.isin(["PLT", "ALT", "AST"]) & labs.grade.notna() & labs.patient_id.isin(end.index)]
+    if rows.empty:
+        return []
+    rows = pd.DataFrame({"patient_id": rows.patient_id.astype(str), "term": rows.term.astype(str),
+                         "day": rows.day.astype(float), "grade": rows.grade.astype(int)})
+    base = rows[(rows.day >= -p.enzyme_baseline_lookback_days) & (rows.day <= 0)]
+    base = base.sort_values(["day", "grade"]).groupby(["patient_id", "term"]).grade.last()
+    rows["_end"] = rows.patient_id.map(end).astype(float)
+    rows = rows[(rows.day >= 1) & (rows.day <= rows._end) & (rows.grade >= 1)]
+    worst = rows.groupby(["patient_id", "term"]).grade.max()
+    worse = worst[worst > base.reindex(worst.index).fillna(0)]
+    out = []
+    n = len(inc)
+    for term, g in worse.groupby(level="term", sort=True):
+        out.append({"term": str(term), "source": "lab", "n_any": int(len(g)), "pct_any": _pct_of(len(g), n),
+                    "by_grade": {k: int((g == int(k)).sum()) for k in ("1", "2", "3", "4")}})
+    return out
+
+
+def safety_table(results: StudyResults) -> ReportTable:
+    n = results.cohort["included"]
+    rows: list[Row] = []
+    lab = [e for e in results.safety_events if e["source"] == "lab"] + other_lab_toxicity(results)
+    reported = [e for e in results.safety_events if e["source"] == "reported"]
+
+    def event_row(e: dict[str, Any]) -> Row:
+        cells = [e["term"] if e["term"] != LIVER_TERM else f"{LIVER_TERM} (ALT/AST)",
+                 fmt_n_pct(e["n_any"], e["pct_any"])]
+        for g in GRADES:
+            k = e["by_grade"].get(g)
+            cells.append("\u2013" if k is None else fmt_n_pct(k, _pct_of(k, n)))
+        return Row(cells, level=1)
+
+    rows.append(Row(["Laboratory-derived (CTCAE v5.0)"], group=True))
+    rows += [event_row(e) for e in lab] or [Row(["None"], level=1)]
+    rows.append(Row(["Reported adverse events"], group=True))
+    rows += [event_row(e) for e in reported] or [Row(["None"], level=1)]
+    p = results.protocol
+    return ReportTable("safety", f"Treatment-emergent adverse events (safety population, N = {n})",
+                       ["Event", "Any grade, n (%)"] + [f"Grade {g}" for g in GRADES], rows, [
+                           "Patients counted once per event at their highest grade; n (%) of included patients. "
+                           f"Window: labs on days 1 to last ATRA day + {p.teae_window_days}; reported events starting "
+                           f"on days 0 to the same end. Liver enzymes: ALT/AST graded by CTCAE v5.0 against the "
+                           f"baseline (ULN {fmt_num(p.default_enzyme_uln)} U/L when not given).",
+                           "Other laboratory terms: highest grade in the window when worse than the baseline grade of the term. "
+                           "\u2013: grade not defined for the source."])
+
+
+# ---------------------------------------------------------------- listings and provenance
+
+LISTING_COLUMNS = ["Patient", "Age/sex", "Tumor type", "Prior TPO-RA (days)", "Baseline PLT", "Nadir grade",
+                   "Planned dose, mg", "Best response", "Onset day"]
+
+
+def patient_listing(results: StudyResults) -> ReportTable:
+    """Every screened patient: key baseline values, best response and landmark counts."""
+    days = results.protocol.landmark_days
+    header = LISTING_COLUMNS + [f"PLT d{d}" for d in days] + ["Liver grade", "Status"]
+
+    def v(x: Any) -> str:
+        return "" if x is None or (isinstance(x, float) and pd.isna(x)) else fmt_num(x)
+
+    rows = []
+    for _, p in results.patients.iterrows():
+        tpo = "" if p.prior_tpo_ra_agents is None else f"{p.prior_tpo_ra_agents} ({v(p.prior_tpo_ra_days)})"
+        age_sex = f"{v(p.age_years)}/{p.sex or ''}"
+        status = "included" if bool(p.included) else "excluded: " + "; ".join(
+            EXCLUSION_LABELS.get(r, r) for r in str(p.exclusion_reasons or "").split(";") if r)
+        rows.append(Row([str(p.patient_id), age_sex, str(p.tumor_type or ""), tpo, v(p.baseline_plt),
+                         v(p.nadir_grade), v(p.planned_daily_dose_mg), str(p.best_response or ""),
+                         v(p.response_onset_day)] + [v(p.get(f"plt_d{d}")) for d in days]
+                        + [v(p.liver_max_grade), status]))
+    return ReportTable("listing", "Patient listing (all screened patients)", header, rows, [
+        "PLT: platelet count, \u00d710\u2079/L; onset day: first day of the sustained response window of the best "
+        "response; PLT dN: landmark count."])
+
+
+def provenance_table(results: StudyResults) -> ReportTable:
+    rows = [Row([f["name"], f.get("table", ""), str(f["rows"]),
+                 "" if f.get("rows_used") is None else str(f["rows_used"]), f["sha256"]]) for f in results.inputs]
+    return ReportTable("inputs", "Input files", ["File", "Table", "Rows", "Rows used", "SHA-256"], rows)
+
+
+def protocol_table(results: StudyResults) -> ReportTable:
+    def show(v: Any) -> str:
+        if isinstance(v, list):
+            return ", ".join(show(x) for x in v)
+        if isinstance(v, dict):
+            return "; ".join(f"{k}: {show(x)}" for k, x in v.items() if x is not None)
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return f"{v:g}" if isinstance(v, float) else str(v)  # exact, never rounded for display
+
+    rows = [Row([k, show(v)]) for k, v in results.protocol.as_dict().items()]
+    return ReportTable("protocol", "Effective protocol parameters", ["Parameter", "Value"], rows,
+                       align_numbers=False)
+
+
+# ---------------------------------------------------------------- paragraphs
+
+def results_text(results: StudyResults) -> str:
+    """The Results paragraph, in the abstract's style (see terminal.results_paragraph)."""
+    from ctit.reports.terminal import results_paragraph
+
+    return results_paragraph(results, typeset=True)
+
+
+def methods_text(results: StudyResults) -> str:
+    """The Methods paragraph, written from the effective protocol: every number is a parameter."""
+    p = results.protocol
+    level = fmt_num(100 * p.ci_level)
+    rules = {r.category: r for r in p.response_rules}
+    cr_bleed = rules.get("CR").max_bleeding_who_grade if "CR" in rules else None
+    indiv = (" (or the patient's pre-therapy count when that is below it)" if p.use_individual_baseline else "")
+    lm = ", ".join(str(d) for d in p.landmark_days)
+    parts = [
+        f"Day 0 was the first ATRA dose; records after day {p.followup_end_day} were not used for efficacy.",
+        f"Refractory CTIT required a prior TPO-RA course of at least {p.tpo_ra_min_days} days started before day 0 "
+        f"and a baseline platelet count (the last count on days \u2212{p.baseline_lookback_days} to 0) of CTCAE "
+        f"v{p.ctcae_version} grade \u2265 2; the nadir was the lowest count on days \u2212{p.nadir_lookback_days} to 0.",
+        f"The planned ATRA dose was {fmt_num(p.dose_mg_per_m2)} mg/m\u00b2 daily (Mosteller body surface area, rounded "
+        f"to {fmt_num(p.dose_rounding_mg)} mg) for {p.planned_treatment_days} days.",
+        f"A sustained response started on a count day between day 1 and day {p.onset_by_day} when every count "
+        f"up to the first count at least {p.sustain_days} days later met the target, with no platelet transfusion "
+        f"from {p.transfusion_washout_days} days before onset to that confirming count.",
+        f"CR: counts \u2265 {fmt_num(p.cr_threshold)} \u00d710\u2079/L{indiv}"
+        + (f" with no WHO bleeding above grade {cr_bleed} in the window" if cr_bleed is not None else "") + "; "
+        f"PR: not CR, with counts at least {p.pr_grade_improvement} CTCAE grades better than the nadir grade; "
+        "ORR: CR + PR over the included patients.",
+        f"Rates carry exact (Clopper-Pearson) {level}% CIs. Platelet changes from baseline at days {lm} (the count "
+        f"closest to the day within \u00b1{p.landmark_window_days} days) were compared by the two-sided Wilcoxon "
+        f"signed-rank test (exact below n = {p.wilcoxon_exact_max_n} without ties or zeros, otherwise normal "
+        "approximation with continuity correction).",
+        f"Time to CR was estimated by Kaplan-Meier with censoring at the last platelet count; the median's "
+        f"{level}% CI is Brookmeyer-Crowley with the log-log transform.",
+        f"Safety: ALT/AST graded by CTCAE v{p.ctcae_version} relative to baseline (last value on days "
+        f"\u2212{p.enzyme_baseline_lookback_days} to 0; ULN {fmt_num(p.default_enzyme_uln)} U/L when not given) on days 1 "
+        f"to the last ATRA day + {p.teae_window_days}, and reported adverse events starting in the same window; "
+        "patients were counted once at their highest grade.",
+    ]
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------- per-patient helpers for figures
+
+def best_change(results: StudyResults) -> pd.DataFrame:
+    """Per included patient: highest platelet count on days [1, followup_end_day] minus the
+    baseline count (the waterfall's bar), with the best response. Patients without a
+    post-baseline count are left out (NE)."""
+    labs = results.derivations.graded_labs
+    inc = _included(results)
+    plt_rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
+    plt_rows = plt_rows[(plt_rows.day.astype(float) >= 1)
+                        & (plt_rows.day.astype(float) <= results.protocol.followup_end_day)]
+    best = plt_rows.groupby(plt_rows.patient_id.astype(str)).value.max().astype(float)
+    base = inc.set_index(inc.patient_id.astype(str))
+    df = pd.DataFrame({"patient_id": best.index, "best_plt": best.values})
+    df["baseline_plt"] = df.patient_id.map(base.baseline_plt).astype(float)
+    df["best_response"] = df.patient_id.map(base.best_response).astype(str)
+    df["change"] = df.best_plt - df.baseline_plt
+    return df.sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def report_tables(results: StudyResults) -> dict[str, ReportTable]:
+    """Every table of the report, by key, built once per render."""
+    tables = [attrition_table(results), table1(results), *efficacy_tables(results), subgroup_table(results),
+              safety_table(results), patient_listing(results), provenance_table(results), protocol_table(results)]
+    return {t.key: t for t in tables}

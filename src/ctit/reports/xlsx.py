@@ -1,0 +1,72 @@
+"""listings.xlsx: one sheet per listing (patients, graded labs, response windows,
+transfusions, bleeding, adverse events), frozen header row and an auto-filter on each."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ctit.results import StudyResults
+
+# The internal helper columns readers add are not listed.
+DROP = {"source_row"}
+
+
+def listing_frames(results: StudyResults) -> dict[str, pd.DataFrame]:
+    """The listings by sheet name; each keeps `source_row` last so a row can be traced."""
+    d = results.derivations
+    st = results.study
+    patients = results.patients
+    return {
+        "patients": patients,
+        "labs": d.graded_labs,
+        "response_windows": d.onsets.sort_values(["patient_id", "category"]) if len(d.onsets) else d.onsets,
+        "tpo_ra_courses": d.tpo_ra_courses,
+        "transfusions": st.transfusions,
+        "bleeding": st.bleeding,
+        "adverse_events": st.adverse_events,
+        "reported_events_max": d.reported_events,
+    }
+
+
+def _value(v: Any) -> Any:
+    """A cell value openpyxl can write: missing -> empty, numpy scalars -> Python."""
+    if v is None or v is pd.NA:
+        return None
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def write_xlsx(results: StudyResults, out: Path) -> Path:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=False)
+    wb.remove(wb.active)
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="E8EEF4")
+    for name, df in listing_frames(results).items():
+        ws = wb.create_sheet(name)
+        cols = [c for c in df.columns if c not in DROP] + [c for c in df.columns if c in DROP]
+        ws.append(cols)
+        for row in df[cols].itertuples(index=False, name=None):
+            ws.append([_value(v) for v in row])
+        for cell in ws[1]:
+            cell.font = bold
+            cell.fill = fill
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(max(len(cols), 1))}{max(ws.max_row, 1)}"
+        for i, c in enumerate(cols, start=1):
+            sample = [len(str(c))] + [len(str(v)) for v in df[c].head(200) if _value(v) is not None]
+            ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 45)
+    path = out / "listings.xlsx"
+    wb.save(path)
+    return path

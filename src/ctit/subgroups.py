@@ -1,0 +1,92 @@
+"""Exploratory subgroups: overall response rate with its exact CI within patient subsets.
+
+One function, `subgroup_orr`, builds every subgroup row from the per-patient table; the
+reports only format what it returns. The subsets are descriptive and not powered: the
+report labels them exploratory and states no test between subgroups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from ctit.protocol import Protocol
+from ctit.stats import clopper_pearson
+
+# Primary site from a free-text tumor type: the first keyword found wins. Order matters
+# ("small cell lung" before anything else that might match "lung"). Unmatched types are
+# kept as written, so nothing is hidden in an "other" bucket.
+TUMOR_SITES: tuple[tuple[str, str], ...] = (
+    ("lung", "Lung"), ("breast", "Breast"), ("gastric", "Gastric"), ("stomach", "Gastric"),
+    ("colorectal", "Colorectal"), ("colon", "Colorectal"), ("rectal", "Colorectal"),
+    ("pancrea", "Pancreatic"), ("hepatocellular", "Liver"), ("liver", "Liver"),
+    ("cholangio", "Biliary"), ("biliary", "Biliary"), ("ovarian", "Ovarian"),
+    ("cervical", "Cervical"), ("nasopharyn", "Nasopharyngeal"), ("esophag", "Esophageal"),
+    ("oesophag", "Esophageal"),
+)
+
+NOT_RECORDED = "not recorded"
+
+
+def tumor_site(tumor_type: Any) -> str:
+    """Primary tumor site of a free-text tumor type (see TUMOR_SITES)."""
+    if tumor_type is None or (isinstance(tumor_type, float) and pd.isna(tumor_type)):
+        return NOT_RECORDED
+    text = str(tumor_type).strip()
+    low = text.lower()
+    for key, site in TUMOR_SITES:
+        if key in low:
+            return site
+    return text or NOT_RECORDED
+
+
+def _tpo_ra_agent(agents: Any) -> str:
+    """The prior TPO-RA as recorded; a switch within the qualifying course reads 'A + B'."""
+    if agents is None or (isinstance(agents, float) and pd.isna(agents)) or not str(agents).strip():
+        return NOT_RECORDED
+    parts = [a.strip() for a in str(agents).split(",") if a.strip()]
+    return " + ".join(parts)
+
+
+def _baseline_grade(grade: Any) -> str:
+    if grade is None or (isinstance(grade, float) and pd.isna(grade)):
+        return NOT_RECORDED
+    return "Grade 4" if int(grade) >= 4 else "Grade 2-3"
+
+
+# Subgroup variables: (key, label, function of a patient row giving its level).
+SUBGROUP_VARIABLES: tuple[tuple[str, str, Callable[[pd.Series], str]], ...] = (
+    ("tumor_site", "Tumor site", lambda r: tumor_site(r.get("tumor_type"))),
+    ("prior_tpo_ra", "Prior TPO-RA", lambda r: _tpo_ra_agent(r.get("prior_tpo_ra_agents"))),
+    ("baseline_grade", "Baseline platelet grade", lambda r: _baseline_grade(r.get("baseline_grade"))),
+)
+
+
+def subgroup_orr(patients: pd.DataFrame, protocol: Protocol) -> list[dict[str, Any]]:
+    """ORR (CR + PR, the protocol's response rules) with its exact CI per subgroup level.
+
+    Included patients only. One dict per (variable, level): `variable`, `variable_label`,
+    `level`, `n`, `responders`, `pct`, `ci95_low`, `ci95_high` (0-100 scale, Clopper-Pearson at
+    the protocol's `ci_level`). Levels are ordered by decreasing n, then name; the baseline
+    grade puts grade 4 first.
+    """
+    included = patients[patients.included.astype(bool)]
+    responder_categories = {r.category for r in protocol.response_rules}
+    out: list[dict[str, Any]] = []
+    for key, label, level_of in SUBGROUP_VARIABLES:
+        levels = included.apply(level_of, axis=1) if len(included) else pd.Series(dtype=object)
+        responders = included.best_response.isin(responder_categories)
+        counts = levels.value_counts()
+        order = sorted(counts.index, key=lambda lv: (lv == NOT_RECORDED, -counts[lv], lv))
+        for level in order:
+            mask = levels == level
+            n = int(mask.sum())
+            k = int((responders & mask).sum())
+            p = clopper_pearson(k, n, level=protocol.ci_level)
+            out.append({
+                "variable": key, "variable_label": label, "level": str(level), "n": n,
+                "responders": k, "pct": p.pct, "ci95_low": p.ci95_low, "ci95_high": p.ci95_high,
+            })
+    return out
