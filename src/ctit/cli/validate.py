@@ -13,6 +13,7 @@ from ctit.cli._common import console, input_errors_exit, print_problems
 @app.command()
 def validate(
     study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook."),
+    source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
 ) -> None:
     """Check a study against the data contract: tables, rows, patients and warnings.
 
@@ -21,10 +22,10 @@ def validate(
     """
     from rich.table import Table
 
-    from ctit.readers import read_study
+    from ctit.sources import read_source
 
     with input_errors_exit():
-        s = read_study(study)
+        s = read_source(study, source)
 
     files = {i.table: i for i in s.inputs}
     table = Table(title=f"{s.source}", title_justify="left")

@@ -1,0 +1,64 @@
+"""`ctit export sdtm|adam`: CDISC out (docs/cdisc.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ctit.cli import app
+from ctit.cli._common import console, input_errors_exit
+
+export_app = typer.Typer(help="Write CDISC datasets: SDTM domains or ADaM analysis datasets.",
+                         no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+_FROM = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm.")
+_INDEX = typer.Option("2024-01-01", "--index-date",
+                      help="Day-0 date for subjects whose input gives days only (ISO date).")
+_STUDY_ID = typer.Option("CTIT", "--study-id", help="STUDYID written on every record.")
+
+
+@export_app.command("sdtm")
+def sdtm(
+    study: Path = typer.Argument(..., help="Study to read."),
+    out: Path = typer.Argument(..., help="Output folder for the domains."),
+    source: str = _FROM,
+    index_date: str = _INDEX,
+    study_id: str = _STUDY_ID,
+) -> None:
+    """Write DM, SUPPDM, VS, EX, CM, LB, AE, PR and FA as SAS transport v5 (.xpt) and CSV."""
+    from ctit.cdisc.sdtm_writer import write_sdtm
+    from ctit.sources import read_source
+
+    with input_errors_exit():
+        s = read_source(study, source)
+        written = write_sdtm(s, out, study_id=study_id, index_date=index_date)
+    console.print((out / "README.txt").read_text(encoding="utf-8").strip(), highlight=False)
+    console.print(f"Wrote {len(written)} files to {out}", highlight=False)
+
+
+@export_app.command("adam")
+def adam(
+    study: Path = typer.Argument(..., help="Study to read."),
+    out: Path = typer.Argument(..., help="Output folder for the datasets."),
+    source: str = _FROM,
+    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    index_date: str = _INDEX,
+    study_id: str = _STUDY_ID,
+) -> None:
+    """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet) and metadata."""
+    from ctit.cdisc.adam import adam_datasets
+    from ctit.cdisc.adam_writer import write_adam
+    from ctit.protocol import load_protocol
+    from ctit.sources import read_source
+
+    with input_errors_exit():
+        p = load_protocol(protocol, set_ or [])
+        s = read_source(study, source)
+        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date)
+        written = write_adam(datasets, out)
+    console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
+    console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",
+                  highlight=False)
