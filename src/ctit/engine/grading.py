@@ -232,86 +232,48 @@ def read_criteria(source: Path, version: str) -> Criteria:
 
 
 # ---------------------------------------------------------------------------------------
-# Compilation to Ibis
+# Grading as a join: the criteria table meets the labs inside the engine
+
+
+_MISSING_REASONS = ("LLN", "ULN", "baseline")  # in the order a reason names them
+
+
+def criteria_rows(criteria: Criteria) -> list[dict[str, object]]:
+    """The lab-derivable rules as plain rows (no nulls, so every engine infers the same types)."""
+    rows = []
+    for rule_id, rule in enumerate(r for t in criteria.terms for r in t.lab_rules):
+        bounds = {}
+        for side, bound in (("lo", rule.lower), ("hi", rule.upper)):
+            bounds[f"{side}_op"] = bound.op if bound else ""
+            bounds[f"{side}_factor"] = float(bound.factor) if bound else 0.0
+            bounds[f"{side}_ref"] = bound.reference if bound else ""
+        refs = rule.references
+        rows.append({
+            "rule_id": rule_id, "term": rule.term, "test": rule.test, "direction": rule.direction,
+            "grade": rule.grade, "condition": rule.baseline_condition, **bounds,
+            **{f"needs_{r}": r in refs for r in _MISSING_REASONS},
+            "canonical_unit": lab_tests()[rule.test].canonical_unit,
+        })
+    return rows
 
 
 def _r(x: ir.NumericValue) -> ir.NumericValue:
     return x.round(ROUND_DIGITS)
 
 
-def _compare(value: ir.NumericValue, op: str, other: ir.NumericValue) -> ir.BooleanValue:
-    v, o = _r(value), _r(other)
-    return {">": v > o, ">=": v >= o, "<": v < o, "<=": v <= o}[op]
+def _holds(value: ir.FloatingValue, op: ir.StringValue, factor: ir.FloatingValue, ref: ir.StringValue,
+           lln: ir.FloatingValue, uln: ir.FloatingValue, baseline: ir.FloatingValue) -> ir.BooleanValue:
+    """`value <op> factor x reference`, three-valued: null when the reference is missing."""
+    reference = ibis.cases((ref == "abs", ibis.literal(1.0)), (ref == "LLN", lln), (ref == "ULN", uln),
+                           (ref == "baseline", baseline), else_=ibis.null("float64"))
+    v, t = _r(value), _r(factor * reference)
+    return ibis.cases((op == "", ibis.literal(True)), (op == ">", v > t), (op == ">=", v >= t),
+                      (op == "<", v < t), (op == "<=", v <= t), else_=ibis.null("boolean"))
 
 
-@dataclass(frozen=True)
-class _Refs:
-    value: ir.FloatingValue
-    lln: ir.FloatingValue
-    uln: ir.FloatingValue
-    baseline: ir.FloatingValue
-
-    def of(self, reference: str) -> ir.FloatingValue | None:
-        return {"LLN": self.lln, "ULN": self.uln, "baseline": self.baseline}.get(reference)
-
-
-def _bound_expr(bound: Bound, refs: _Refs) -> ir.BooleanValue:
-    if bound.reference == "abs":
-        threshold = ibis.literal(bound.factor, type="float64")
-    else:
-        threshold = ibis.literal(bound.factor, type="float64") * refs.of(bound.reference)
-    return _compare(refs.value, bound.op, threshold)
-
-
-def _condition_expr(condition: str, refs: _Refs) -> ir.BooleanValue | None:
-    # Section 9: baseline <= ULN, or no baseline, is "normal"; the comparison is null
-    # (unknown) when there is a baseline but no ULN to classify it against.
-    if condition == "any":
-        return None
-    if condition == "known":
-        return refs.baseline.notnull()
-    above = _compare(refs.baseline, ">", refs.uln)
-    if condition == "normal":
-        return ibis.cases((refs.baseline.isnull(), True), else_=~above)
-    return ibis.cases((refs.baseline.isnull(), False), else_=above)
-
-
-def _rule_expr(rule: Rule, refs: _Refs) -> ir.BooleanValue:
-    """SQL three-valued: true, false, or null when a needed reference is missing."""
-    parts = [_bound_expr(b, refs) for b in (rule.lower, rule.upper) if b is not None]
-    condition = _condition_expr(rule.baseline_condition, refs)
-    if condition is not None:
-        parts.insert(0, condition)
-    expr = parts[0]
-    for p in parts[1:]:
-        expr = expr & p
-    return expr
-
-
-def _missing_reason(rules: list[Rule], refs: _Refs, grade: int) -> ir.StringValue:
-    needed = [ref for ref in ("LLN", "ULN", "baseline") if any(ref in r.references for r in rules)]
-    branches = [(refs.of(ref).isnull(), f"no {ref} for a grade-{grade} decision") for ref in needed]
-    fallback = ibis.literal(f"cannot decide grade {grade}", "string")
-    return ibis.cases(*branches, else_=fallback) if branches else fallback
-
-
-def _term_grade(term: Term, refs: _Refs) -> tuple[ir.IntegerValue, ir.StringValue]:
-    """(grade, reason) of one term: highest grade whose interval holds; null if unknown first."""
-    null_int = ibis.null("int64")
-    null_str = ibis.null("string")
-    grade_cases: list[tuple[ir.BooleanValue, ir.Value]] = []
-    reason_cases: list[tuple[ir.BooleanValue, ir.Value]] = []
-    for g in sorted({r.grade for r in term.lab_rules}, reverse=True):
-        rules = [r for r in term.lab_rules if r.grade == g]
-        holds = _rule_expr(rules[0], refs)
-        for r in rules[1:]:
-            holds = holds | _rule_expr(r, refs)
-        grade_cases += [(holds.fill_null(False), ibis.literal(g, "int64")), (holds.isnull(), null_int)]
-        reason_cases += [(holds.fill_null(False), null_str),
-                         (holds.isnull(), _missing_reason(rules, refs, g))]
-    grade = ibis.cases(*grade_cases, else_=ibis.literal(0, "int64"))
-    reason = ibis.cases(*reason_cases, else_=null_str)
-    return grade, reason
+def _defaults(test: ir.StringValue, defaults: dict[str, float] | None) -> ir.FloatingValue:
+    pairs = [(test == t, ibis.literal(float(v), "float64")) for t, v in (defaults or {}).items()]
+    return ibis.cases(*pairs, else_=ibis.null("float64")) if pairs else ibis.null("float64")
 
 
 def derive_lab_grades(
@@ -339,11 +301,73 @@ def derive_lab_grades(
     missing = [c for c in INPUT_COLUMNS if c not in labs.columns]
     if missing:
         raise ValueError(f"derive_lab_grades: labs lacks column(s) {', '.join(missing)}")
-
-    # One small projection per term, unioned: each carries only its own rules, with the
-    # test's defaults and canonical unit as constants. A single CASE over every term grows
-    # past Spark's 64 KB generated-method limit and loses whole-stage codegen.
-    parts = [_grade_term(labs, t, default_lln, default_uln) for t in criteria.terms]
+    columns = list(labs.columns)
+    rules = ibis.memtable(criteria_rows(criteria))
+    # The rule table joins the labs in the engine, so the query stays the same size whatever
+    # the number of terms (compilation is fast, and Spark's generated code stays small).
+    lab = labs.mutate(
+        _value=labs.value.cast("float64"),
+        _lln=labs.lln.cast("float64").coalesce(_defaults(labs.test, default_lln)),
+        _uln=labs.uln.cast("float64").coalesce(_defaults(labs.test, default_uln)),
+        _base=labs.baseline_value.cast("float64"),
+        _unit=labs.unit.cast("string").strip(),
+    )
+    j = lab.join(rules, "test")
+    above = _r(j._base) > _r(j._uln)
+    condition = ibis.cases(
+        (j.condition == "any", ibis.literal(True)),
+        (j.condition == "known", j._base.notnull()),
+        # Section 9: baseline <= ULN, or no baseline, is "normal"; with a baseline but no ULN
+        # the branch is unknown (null).
+        (j.condition == "normal", ibis.cases((j._base.isnull(), ibis.literal(True)), else_=~above)),
+        (j.condition == "abnormal", ibis.cases((j._base.isnull(), ibis.literal(False)), else_=above)),
+        else_=ibis.null("boolean"),
+    )
+    status = (condition
+              & _holds(j._value, j.lo_op, j.lo_factor, j.lo_ref, j._lln, j._uln, j._base)
+              & _holds(j._value, j.hi_op, j.hi_factor, j.hi_ref, j._lln, j._uln, j._base))
+    # The first missing reference a rule needs names the reason (1 LLN, 2 ULN, 3 baseline).
+    missing_first = ibis.cases(
+        *[(j[f"needs_{r}"] & value.isnull(), i + 1)
+          for i, (r, value) in enumerate(zip(_MISSING_REASONS, (j._lln, j._uln, j._base)))],
+        else_=len(_MISSING_REASONS) + 1,
+    )
+    j = j.mutate(_status=status, _missing=missing_first)
+    # One window per lab row and term: identical duplicate rows share it harmlessly, and the
+    # row of the term's first rule carries the result, so duplicates keep their multiplicity.
+    row = ibis.window(group_by=[*(c for c in columns), "term"])
+    j = j.mutate(
+        _true=ibis.cases((j._status.fill_null(False), j.grade), else_=ibis.null("int64")).max().over(row),
+        _unknown=ibis.cases((j._status.isnull(), j.grade), else_=ibis.null("int64")).max().over(row),
+        _first_rule=j.rule_id.min().over(row),
+    )
+    undecided = j._unknown.notnull() & (j._unknown > j._true.fill_null(0))
+    j = j.mutate(
+        _undecided=undecided,
+        _reason_code=ibis.cases((j._status.isnull() & (j.grade == j._unknown), j._missing),
+                                else_=ibis.null("int64")).min().over(row),
+    )
+    j = j.filter(j.rule_id == j._first_rule)
+    reason_text = ibis.cases(
+        *[(j._reason_code == i + 1, "no " + ibis.literal(r) + " for a grade-" + j._unknown.cast("string")
+           + " decision") for i, r in enumerate(_MISSING_REASONS)],
+        else_="cannot decide grade " + j._unknown.cast("string"),
+    )
+    # Preconditions first: without a value in the canonical unit nothing can be compared.
+    pre = [
+        (j._value.isnull(), ibis.literal("no value")),
+        (j._unit.isnull() | (j._unit == ""), ibis.literal("unit unknown")),
+        (j._unit.lower() != j.canonical_unit.lower(),
+         "unit " + j._unit + " is not the canonical unit " + j.canonical_unit),
+    ]
+    graded = j.select(
+        *columns,
+        term=j.term,
+        direction=j.direction,
+        grade=ibis.cases(*((c, ibis.null("int64")) for c, _ in pre), (j._undecided, ibis.null("int64")),
+                         else_=j._true.fill_null(0)),
+        grade_reason=ibis.cases(*pre, (j._undecided, reason_text), else_=ibis.null("string")),
+    )
     graded_tests = sorted({t.test for t in criteria.terms})
     others = labs.filter(labs.test.isnull() | ~labs.test.isin(graded_tests)).mutate(
         term=ibis.null("string"),
@@ -351,46 +375,7 @@ def derive_lab_grades(
         grade=ibis.null("int64"),
         grade_reason=ibis.literal(f"no CTCAE v{criteria.version} lab term for this test", "string"),
     )
-    return ibis.union(*parts, others, distinct=False)
-
-
-def _grade_term(
-    labs: ir.Table,
-    term: Term,
-    default_lln: dict[str, float] | None,
-    default_uln: dict[str, float] | None,
-) -> ir.Table:
-    rows = labs.filter(labs.test == term.test)
-
-    def limit(column: ir.Column, defaults: dict[str, float] | None) -> ir.FloatingValue:
-        value = column.cast("float64")
-        if defaults and term.test in defaults:
-            value = value.coalesce(ibis.literal(float(defaults[term.test]), "float64"))
-        return value
-
-    refs = _Refs(
-        value=rows.value.cast("float64"),
-        lln=limit(rows.lln, default_lln),
-        uln=limit(rows.uln, default_uln),
-        baseline=rows.baseline_value.cast("float64"),
-    )
-    canonical = lab_tests()[term.test].canonical_unit
-    unit = rows.unit.cast("string").strip()
-    grade, reason = _term_grade(term, refs)
-    # Preconditions first: without a value in the canonical unit nothing can be compared.
-    pre = [
-        (refs.value.isnull(), "no value"),
-        (unit.isnull() | (unit == ""), "unit unknown"),
-        (unit.lower() != canonical.lower(), "unit " + unit + f" is not the canonical unit {canonical}"),
-    ]
-    null_int = ibis.null("int64")
-    return rows.mutate(
-        term=ibis.literal(term.name, "string"),
-        direction=ibis.literal(term.direction, "string"),
-        grade=ibis.cases(*((cond, null_int) for cond, _ in pre), else_=grade),
-        grade_reason=ibis.cases(*((cond, ibis.literal(text, "string") if isinstance(text, str) else text)
-                                  for cond, text in pre), else_=reason),
-    )
+    return ibis.union(graded, others, distinct=False)
 
 
 def with_baseline(
