@@ -255,8 +255,12 @@ def fig_swimmer(results: StudyResults) -> Figure:
                 Line2D([], [], ls="", marker="*", mfc="white", mec="black", ms=8, label="CR onset"),
                 Line2D([], [], ls="", marker="D", mfc="white", mec="black", ms=4, label="PR onset")]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
-    if tr.empty and st.transfusions.empty:
-        ax.set_title("No transfusion table: transfusions not shown", fontsize=7, loc="left")
+    # Say so when a marker kind has nothing to show (absent table or no qualifying record), so
+    # an empty lane reads as "none recorded", not as "not drawn".
+    absent = [what for what, rows in (("platelet transfusion", tr), ("bleeding of WHO grade \u2265 2", bl))
+              if rows.empty]
+    if absent:
+        ax.set_title("No " + " and no ".join(absent) + " recorded for included patients", fontsize=7, loc="left")
     return fig
 
 
@@ -332,7 +336,8 @@ def fig_waterfall(results: StudyResults) -> Figure:
     ax.bar(x, df.change, color=[_color(r) for r in df.best_response], width=.8)
     ax.axhline(0, color="black", lw=.6)
     ax.set_xticks(x, df.patient_id, rotation=90, fontsize=6)
-    ax.set_xlim(-.8, len(df) - .2)
+    # At least 10 slots wide, so that one or two patients give bars, not a filled panel.
+    ax.set_xlim(-.8, max(len(df), 10) - .2)
     ax.set_ylabel("Best change from baseline (\u00d710\u2079/L)")
     ax.set_xlabel("Patient")
     missing = int(len(_included(results)) - len(df))

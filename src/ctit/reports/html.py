@@ -131,8 +131,10 @@ def flow_svg(results: StudyResults) -> str:
 
 def figure_html(f: RenderedFigure) -> str:
     note = "" if f.estimable else "<p class='ne'>Part of this figure is not estimable: see the panel text.</p>"
+    # The RDF metadata block only names vocabularies; inline it is noise.
+    svg = re.sub(r"<metadata>.*?</metadata>", "", f.svg, flags=re.S)
     # Each inline SVG gets its own id prefix so that identical clip-path ids cannot collide.
-    svg = f.svg.replace('id="', f'id="{f.key}-').replace('url(#', f'url(#{f.key}-').replace(
+    svg = svg.replace('id="', f'id="{f.key}-').replace('url(#', f'url(#{f.key}-').replace(
         'xlink:href="#', f'xlink:href="#{f.key}-')
     return (f"<figure id='fig-{f.key}'>{svg}<figcaption><b>Figure {f.number}. {_e(f.title)}.</b> "
             f"{_e(f.caption)}</figcaption>{note}</figure>")
