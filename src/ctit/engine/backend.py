@@ -38,6 +38,9 @@ def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
     if con.name == "duckdb":
         return con.create_table(name, expr, temp=True, overwrite=True)
     if con.name == "pyspark":
+        # Ibis registers in-memory tables (the CTCAE criteria) only when it runs a query
+        # itself; a cached Spark view built from its SQL needs them registered first.
+        con._run_pre_execute_hooks(expr)
         sdf = con._session.sql(con.compile(expr)).cache()
         sdf.createOrReplaceTempView(name)
         return con.table(name)
