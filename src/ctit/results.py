@@ -155,7 +155,11 @@ def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, An
             "by_grade": {g: int((liver == int(g)).sum()) for g in LAB_GRADES},
         })
     rep = reported[reported.patient_id.isin(included.patient_id)]
-    for term, rows in rep.groupby("term", sort=False):
+    # Most frequent term first, then alphabetically: the same order on every engine and run.
+    order = rep.groupby("term").patient_id.nunique().reset_index(name="n")
+    order = order.assign(key=order.term.str.lower()).sort_values(["n", "key"], ascending=[False, True])
+    for term in order.term:
+        rows = rep[rep.term == term]
         grades = rows.max_grade.astype(int)
         events.append({
             "term": term, "source": "reported", "n_any": int(rows.patient_id.nunique()),

@@ -93,6 +93,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
     post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
 
+    teae_end = derive_treatment_emergent_end(study_drug, teae_window_days=p.teae_window_days)
     pt = t["patients"]
     screened = (
         pt.select("patient_id", "sex", "age_years", "height_cm", "weight_kg", "tumor_type",
@@ -102,6 +103,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         .left_join(base, "patient_id").drop("patient_id_right")
         .left_join(nadir, "patient_id").drop("patient_id_right")
         .left_join(post, "patient_id").drop("patient_id_right")
+        .left_join(teae_end, "patient_id").drop("patient_id_right")
     )
     screened = derive_eligibility(screened)
     individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
@@ -126,8 +128,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
                                  landmark_days=p.landmark_days, window_days=p.landmark_window_days,
                                  followup_end_day=p.followup_end_day)
 
-    teae_end = derive_treatment_emergent_end(study_drug, teae_window_days=p.teae_window_days)
-    teae_end = teae_end.join(included.select("patient_id"), "patient_id")
+    teae_end = screened.filter(screened.included).select("patient_id", "teae_end_day")
     liver = derive_liver_toxicity(graded, teae_end)
     reported = derive_reported_events(t["adverse_events"], teae_end)
 

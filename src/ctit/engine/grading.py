@@ -392,10 +392,14 @@ def with_baseline(
     candidates = labs.filter(unit.notnull() & (unit != ""))
     base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties)
     base = base.select(_b_patient_id=base.patient_id, _b_test=base.test,
-                       _b_value=base.baseline_value.cast("float64"))
+                       _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day)
     joined = labs.left_join(base, (labs.patient_id == base._b_patient_id) & (labs.test == base._b_test))
     if "baseline_value" in labs.columns:
+        given = joined.baseline_value.notnull()
         value = joined.baseline_value.cast("float64").coalesce(joined._b_value)
+        day = ibis.cases((given, ibis.null("int64")), else_=joined._b_day)
     else:
-        value = joined._b_value
-    return joined.mutate(baseline_value=value).drop("_b_patient_id", "_b_test", "_b_value")
+        value, day = joined._b_value, joined._b_day
+    # The baseline's day (null for a given baseline_value) lets ADaM flag the record (ABLFL).
+    return joined.mutate(baseline_value=value, baseline_day=day).drop(
+        "_b_patient_id", "_b_test", "_b_value", "_b_day")

@@ -30,7 +30,7 @@ def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Pro
     first_plt_day = -max(p.baseline_lookback_days, p.nadir_lookback_days)
     who = screened.select(
         "patient_id", _day0=screened.first_drug_day.notnull(), _included=screened.included,
-        _teae_end=screened.last_drug_day + p.teae_window_days,
+        _teae_end=screened.teae_end_day,
     )
 
     labs = t["labs"].left_join(who, "patient_id")
