@@ -189,8 +189,8 @@ def table1(results: StudyResults) -> ReportTable:
     with_prior = prior.patient_id.nunique()
     rows.append(Row(["Prior anticancer therapy before day 0, n (%)",
                      fmt_n_pct(with_prior, _pct_of(with_prior, n))]))
-    per_drug = prior.groupby("drug").patient_id.nunique().sort_values(ascending=False, kind="stable")
-    per_drug = per_drug.sort_index().sort_values(ascending=False, kind="stable")
+    # Most frequent first; ties alphabetical (sort by name, then a stable sort by count).
+    per_drug = prior.groupby("drug").patient_id.nunique().sort_index().sort_values(ascending=False, kind="stable")
     rows += [Row([d, fmt_n_pct(int(k), _pct_of(int(k), n))], level=1) for d, k in per_drug.items()]
 
     agents = inc.prior_tpo_ra_agents.map(lambda a: " + ".join(x.strip() for x in str(a).split(","))
