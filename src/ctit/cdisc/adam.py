@@ -78,20 +78,20 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     return out
 
 
-def _baseline_flags(labs: pd.DataFrame, protocol: Protocol) -> pd.Series:
-    """ABLFL: the record each baseline comes from, by the protocol's rule: platelets section 3
-    (last in days [-7, 0], same day the lower), other tests section 9 (last in [-14, 0], same
-    day the higher), among rows with a value in the canonical unit."""
-    cand = labs[labs.value.notna() & labs.unit.notna() & labs.day.notna()].copy()
-    plt = cand.test == "PLT"
-    lookback = pd.Series(protocol.enzyme_baseline_lookback_days, index=cand.index).where(
-        ~plt, protocol.baseline_lookback_days)
-    cand = cand[(cand.day <= 0) & (cand.day >= -lookback)]
-    # Tie on a day: platelets the lower, others the higher; order value accordingly.
-    cand["_key"] = cand.value.astype(float).where(cand.test != "PLT", -cand.value.astype(float))
-    cand = cand.sort_values(["patient_id", "test", "day", "_key", ROW_ID])
-    chosen = cand.groupby(["patient_id", "test"]).tail(1)[ROW_ID]
-    return labs[ROW_ID].isin(set(chosen))
+def _baseline_flags(labs: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
+    """ABLFL: the record the engine took each baseline from: platelets the section-3
+    baseline (`baseline_plt_day`, `baseline_plt`), other tests the section-9 grading baseline
+    (`baseline_day`, `baseline_value`); of identical records, the first."""
+    pts = patients.set_index("patient_id")
+    is_plt = labs.test == "PLT"
+    day = labs.patient_id.map(pts.baseline_plt_day).astype("Float64").where(
+        is_plt, labs.baseline_day.astype("Float64"))
+    value = labs.patient_id.map(pts.baseline_plt).astype("Float64").where(
+        is_plt, labs.baseline_value.astype("Float64"))
+    match = (labs.day.astype("Float64").eq(day) & labs.value.astype("Float64").eq(value)
+             & labs.unit.notna()).fillna(False).astype(bool)
+    first = labs[match].sort_values(ROW_ID).drop_duplicates(["patient_id", "test"])[ROW_ID]
+    return labs[ROW_ID].isin(set(first))
 
 
 def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
@@ -107,7 +107,7 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         by_dir[direction] = part
     tests = knowledge.lab_tests()
     codes = mapping["lab_codes"]
-    ablfl = _baseline_flags(labs, p)
+    ablfl = _baseline_flags(labs, r.patients)
     base_rows = labs[ablfl].set_index(["patient_id", "test"])
     pts = r.patients.set_index("patient_id")
     key = list(zip(labs.patient_id, labs.test))
@@ -134,10 +134,9 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
 
     grade_l, grade_h = term("L", "grade"), term("H", "grade")
     base_id = pd.Series([base_rows[ROW_ID].get(k) if k in base_rows.index else None for k in key], index=labs.index)
-    last_day = labs.patient_id.map(pts.last_drug_day)
     first_day = labs.patient_id.map(pts.first_drug_day)
-    ontrt = first_day.notna() & labs.day.between(1, 10**9) & (
-        labs.day <= last_day.astype("Float64") + p.teae_window_days)
+    teae_end = labs.patient_id.map(pts.teae_end_day).astype("Float64")
+    ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
     lookback = max(p.baseline_lookback_days, p.nadir_lookback_days)
     anl = first_day.notna() & (
         ((labs.test == "PLT") & labs.day.between(-lookback, p.followup_end_day))

@@ -89,7 +89,8 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     tpo = derive_qualifying_tpo_ra(courses, min_days=p.tpo_ra_min_days)
     base = derive_baseline(platelets, lookback_days=p.baseline_lookback_days, ties="lower",
                            by=("patient_id",), keep=("grade",))
-    base = base.select("patient_id", baseline_plt=base.baseline_value, baseline_grade=base.baseline_grade)
+    base = base.select("patient_id", baseline_plt=base.baseline_value, baseline_grade=base.baseline_grade,
+                       baseline_plt_day=base.baseline_day)
     nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
     post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
 
@@ -184,7 +185,7 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
     patients["km_time"] = patients.time_to_cr.fillna(patients.last_count_day)
     # Without study drug there is no day 0, so no day-relative value means anything.
     no_day0 = patients.first_drug_day.isna()
-    for c in ("baseline_plt", "baseline_grade", "nadir_day", "nadir_plt", "nadir_grade", "prior_tpo_ra_days",
+    for c in ("baseline_plt", "baseline_grade", "baseline_plt_day", "nadir_day", "nadir_plt", "nadir_grade", "prior_tpo_ra_days",
               "prior_tpo_ra_agents", "n_post_baseline_counts", "last_count_day"):
         patients[c] = patients[c].astype("object").where(~no_day0, None)
     excluded = ~patients.included.astype(bool)
