@@ -20,6 +20,7 @@ from ctit.engine.exposure import derive_qualifying_tpo_ra, derive_study_drug, de
 from ctit.engine.grading import derive_lab_grades, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
+from ctit.engine.response import derive_best_response
 from ctit.engine.response_window import derive_response_onset
 from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
@@ -93,6 +94,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
                        baseline_plt_day=base.baseline_day)
     nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
     post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
+    # Without study drug there is no day 0, so no day-relative value means anything.
+    with_day0 = study_drug.select("patient_id")
+    tpo, base, nadir, post = (x.join(with_day0, "patient_id") for x in (tpo, base, nadir, post))
 
     teae_end = derive_treatment_emergent_end(study_drug, teae_window_days=p.teae_window_days)
     pt = t["patients"]
@@ -110,7 +114,8 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
         screened.pre_therapy_platelets < p.cr_threshold)
     screened = keep("ctit_screened", screened.mutate(
-        cr_threshold=ibis.cases((individual, screened.pre_therapy_platelets), else_=p.cr_threshold),
+        cr_threshold=ibis.cases((~screened.included, ibis.null("float64")),
+                                (individual, screened.pre_therapy_platelets), else_=p.cr_threshold),
         bsa_m2=mosteller_bsa(screened.height_cm, screened.weight_kg),
         planned_daily_dose_mg=planned_daily_dose(screened.height_cm, screened.weight_kg,
                                                  p.dose_mg_per_m2, p.dose_rounding_mg),
@@ -133,11 +138,21 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     liver = derive_liver_toxicity(graded, teae_end)
     reported = derive_reported_events(t["adverse_events"], teae_end)
 
+    best = derive_best_response(screened, onset_long, p.response_rules)
+    wide = pivot_landmarks(landmarks, landmark_days=p.landmark_days)
+    patients = (
+        screened.left_join(best, "patient_id").drop("patient_id_right")
+        .left_join(wide, "patient_id").drop("patient_id_right")
+        .left_join(liver, "patient_id").drop("patient_id_right")
+    )
+    patients = patients.mutate(**{
+        f"change_d{d}": patients[f"plt_d{d}"] - patients.baseline_plt for d in p.landmark_days
+    })
+
     return {
-        "screened": screened,
+        "patients": patients.order_by("source_row"),
         "onsets": onset_long,
         "landmarks": landmarks,
-        "landmarks_wide": pivot_landmarks(landmarks, landmark_days=p.landmark_days),
         "liver": liver,
         "reported_events": reported,
         "graded_labs": graded,
@@ -146,54 +161,13 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     }
 
 
-def _best_response(patients: pd.DataFrame, onsets: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Best response: the first rule (protocol order) with an onset; NR for included patients
-    with post-baseline counts; NE for included patients without (section 6)."""
-    out = patients.copy()
-    out["best_response"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    out["response_onset_day"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
-    for rule in protocol.response_rules:
-        onset = onsets[onsets.category == rule.category].set_index("patient_id")["onset_day"]
-        col = f"{rule.category.lower()}_onset_day"
-        out[col] = out.patient_id.map(onset).astype("Int64")
-        take = out.best_response.isna() & out[col].notna()
-        out.loc[take, "best_response"] = rule.category
-        out.loc[take, "response_onset_day"] = out.loc[take, col]
-    evaluable = out.included & out.n_post_baseline_counts.fillna(0).gt(0)
-    out.loc[out.included & out.best_response.isna() & evaluable, "best_response"] = "NR"
-    out.loc[out.included & out.best_response.isna(), "best_response"] = "NE"
-    return out
-
-
 def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None = None) -> Derivations:
     """Run every derivation of the protocol on `study` (DuckDB unless `con` is given)."""
     con = con or backend.connect()
     tables = backend.study_tables(con, study)
     expr = build_derivations(tables, protocol, con)
     run = {name: backend.fetch(con, e) for name, e in expr.items()}
-    screened = run["screened"].sort_values("source_row").reset_index(drop=True)
-    wide = run["landmarks_wide"]
-    patients = screened.merge(wide, on="patient_id", how="left")
-    patients = patients.merge(run["liver"], on="patient_id", how="left")
-    patients = _best_response(patients, run["onsets"], protocol)
-    cr = next((r.category for r in protocol.response_rules if r.category.upper() == "CR"), None)
-    patients["time_to_cr"] = patients[f"{cr.lower()}_onset_day"] if cr else pd.NA
-    for d in protocol.landmark_days:
-        patients[f"change_d{d}"] = patients[f"plt_d{d}"] - patients["baseline_plt"]
-    # Kaplan-Meier input (section 8): CR onset, else censored at the last count in [1, end].
-    patients["km_event"] = patients.time_to_cr.notna()
-    patients["km_time"] = patients.time_to_cr.fillna(patients.last_count_day)
-    # Without study drug there is no day 0, so no day-relative value means anything.
-    no_day0 = patients.first_drug_day.isna()
-    for c in ("baseline_plt", "baseline_grade", "baseline_plt_day", "nadir_day", "nadir_plt", "nadir_grade", "prior_tpo_ra_days",
-              "prior_tpo_ra_agents", "n_post_baseline_counts", "last_count_day"):
-        patients[c] = patients[c].astype("object").where(~no_day0, None)
-    excluded = ~patients.included.astype(bool)
-    response_cols = ["cr_threshold", "best_response", "response_onset_day", "time_to_cr", "km_event",
-                     "km_time", "liver_max_grade"] + [c for c in patients if c.endswith("_onset_day")]
-    response_cols += [f"plt_d{d}" for d in protocol.landmark_days] + [f"change_d{d}" for d in protocol.landmark_days]
-    for c in set(response_cols):
-        patients[c] = patients[c].astype("object").where(~excluded, None)
+    patients = run["patients"]
     patients = patients.astype("object").where(patients.notna(), None)
     return Derivations(
         patients=patients,

@@ -58,7 +58,11 @@ def fetch(con: ibis.BaseBackend, expr: ir.Table) -> pd.DataFrame:
     schema = pa.schema([
         f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in data.schema
     ])
-    return data.cast(schema).to_pandas().convert_dtypes(dtype_backend="numpy_nullable")
+    # Types follow the schema, never the values: a float column of whole numbers stays float.
+    nullable = {pa.int8(): pd.Int64Dtype(), pa.int16(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(),
+                pa.int64(): pd.Int64Dtype(), pa.float32(): pd.Float64Dtype(), pa.float64(): pd.Float64Dtype(),
+                pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
+    return data.cast(schema).to_pandas(types_mapper=nullable.get)
 
 
 def study_tables(con: ibis.BaseBackend, study: Study) -> dict[str, ir.Table]:
