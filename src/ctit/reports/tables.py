@@ -320,8 +320,10 @@ def other_lab_toxicity(results: StudyResults) -> list[dict[str, Any]]:
     if labs is None or labs.empty or inc.empty:
         return []
     p = results.protocol
-    end = inc.set_index(inc.patient_id.astype(str)).last_drug_day.map(
-        lambda d: None if d is None else float(d) + p.teae_window_days)
+    by_id = inc.set_index(inc.patient_id.astype(str))
+    # The engine's treatment-emergent end when it provides one (one source for every window).
+    end = (by_id.teae_end_day.map(lambda d: None if d is None else float(d)) if "teae_end_day" in by_id
+           else by_id.last_drug_day.map(lambda d: None if d is None else float(d) + p.teae_window_days))
     rows = labs[~labs.test.isin(["PLT", "ALT", "AST"]) & labs.grade.notna() & labs.patient_id.isin(end.index)]
     if rows.empty:
         return []
