@@ -23,7 +23,7 @@ CTIT = Path(sys.executable).with_name("ctit")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--extra", nargs="*", default=[], help="extra arguments for ctit analyze")
+    ap.add_argument("--extra", default="", help="extra arguments for ctit analyze, as one string")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ctit-bench-"))
     try:
@@ -32,7 +32,7 @@ def main() -> None:
         for i in range(args.runs + 1):
             start = time.perf_counter()
             subprocess.run([str(CTIT), "analyze", str(work / "study"), "--out", str(work / "out"), "-q",
-                            *args.extra], check=True, capture_output=True)
+                            *args.extra.split()], check=True, capture_output=True)
             if i:  # the first run warms the OS file cache and Python's bytecode cache
                 times.append(time.perf_counter() - start)
         print(f"ctit analyze (example study, {args.runs} runs{', ' + ' '.join(args.extra) if args.extra else ''}): "

@@ -16,16 +16,20 @@ app = typer.Typer(
 
 
 
-@app.callback()
-def _main(
-    version: bool = typer.Option(False, "--version", help="Show the version and exit."),
-) -> None:
-    """ctit: the ATRA-for-CTIT study method as software."""
-    if version:
+def _show_version(value: bool) -> None:
+    if value:
         from ctit import __version__
 
         typer.echo(f"ctit {__version__}")
         raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", help="Show the version and exit.",
+                                 is_eager=True, callback=_show_version),
+) -> None:
+    """ctit: the ATRA-for-CTIT study method as software."""
 
 
 from ctit.cli import commands  # noqa: E402,F401  (registers the subcommands)

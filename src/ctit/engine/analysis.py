@@ -76,8 +76,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
                       con: ibis.BaseBackend | None = None) -> dict[str, ir.Table]:
     """Every derivation as an Ibis expression over the canonical tables `t`.
 
-    With a connection, the graded labs and the screened patients are computed once and
-    stored, since every later derivation reads them.
+    With a connection, each intermediate that later steps read (graded labs, screened
+    patients, onsets, landmarks) is computed once and stored: the engine then never repeats
+    work, and each query stays small to compile.
     """
     p = protocol
     keep = (lambda name, e: backend.materialize(con, name, e)) if con is not None else (lambda name, e: e)
@@ -128,14 +129,14 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     for rule in p.response_rules:
         onset = derive_response_onset(counts, t["transfusions"], t["bleeding"], rule, p)
         onsets.append(onset.mutate(category=ibis.literal(rule.category)))
-    onset_long = ibis.union(*onsets)
+    onset_long = keep("ctit_onsets", ibis.union(*onsets))
 
-    landmarks = derive_landmarks(platelets.join(included.select("patient_id"), "patient_id"),
+    landmarks = keep("ctit_landmarks", derive_landmarks(platelets.join(included.select("patient_id"), "patient_id"),
                                  landmark_days=p.landmark_days, window_days=p.landmark_window_days,
-                                 followup_end_day=p.followup_end_day)
+                                 followup_end_day=p.followup_end_day))
 
     teae_end = screened.filter(screened.included).select("patient_id", "teae_end_day")
-    liver = derive_liver_toxicity(graded, teae_end)
+    liver = keep("ctit_liver", derive_liver_toxicity(graded, teae_end))
     reported = derive_reported_events(t["adverse_events"], teae_end)
 
     best = derive_best_response(screened, onset_long, p.response_rules)

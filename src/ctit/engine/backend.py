@@ -23,7 +23,9 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
 
     data = pa.Table.from_pandas(df, preserve_index=False)
     if con.name == "duckdb":
-        return con.create_table(name, data, temp=True, overwrite=True)
+        # A view over the Arrow data: no copy, and DuckDB reads it in place.
+        con.con.register(name, data)
+        return con.table(name)
     if con.name == "pyspark":
         # Spark infers types row by row from pandas and fails on all-null or mixed columns;
         # an Arrow table carries the schema.
@@ -36,7 +38,10 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
 def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
     """Compute `expr` once into a temporary table (or cached view) that later steps reuse."""
     if con.name == "duckdb":
-        return con.create_table(name, expr, temp=True, overwrite=True)
+        # Compiled once (Ibis's create_table would compile the expression a second time).
+        con._run_pre_execute_hooks(expr)
+        con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {con.compile(expr)}')
+        return con.table(name, database="temp")
     if con.name == "pyspark":
         # Ibis registers in-memory tables (the CTCAE criteria) only when it runs a query
         # itself; a cached Spark view built from its SQL needs them registered first.

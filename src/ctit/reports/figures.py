@@ -431,27 +431,61 @@ def _estimable(fig: Figure) -> bool:
     return not any(t.get_text().startswith("Not estimable") for ax in fig.axes for t in ax.texts)
 
 
-def render_figures(results: StudyResults, *, png: bool = True) -> list[RenderedFigure]:
-    """Draw every figure once, as PNG (300 dpi) and SVG text."""
+def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
+    import matplotlib
+
+    key, title, fn, caption = FIGURES[index]
+    with matplotlib.rc_context({**RC, "svg.hashsalt": f"ctit-{key}"}):
+        fig = fn(results)
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+        # The layout is solved by the first save; freezing it halves the cost of the second.
+        fig.set_layout_engine("none")
+        buf = io.BytesIO()
+        if png:
+            # Light compression: several times faster than PIL's default, files ~20% larger.
+            fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
+    text = svg.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
+    return RenderedFigure(key, index + 1, title, caption(results), buf.getvalue(), text, _estimable(fig))
+
+
+# The forked workers inherit the results object from the parent instead of unpickling it.
+_TO_RENDER: tuple[StudyResults, bool] | None = None
+
+
+def _render_inherited(index: int) -> RenderedFigure:
+    assert _TO_RENDER is not None
+    results, png = _TO_RENDER
+    import matplotlib.pyplot as plt
+
+    try:
+        return _render(results, index, png)
+    finally:
+        plt.close("all")
+
+
+def render_figures(results: StudyResults, *, png: bool = True, workers: int | None = None) -> list[RenderedFigure]:
+    """Draw every figure once, as PNG (300 dpi) and SVG text; on a multi-core machine the
+    figures are drawn in forked worker processes, in the same order."""
+    import multiprocessing
+    import os
+
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    out = []
-    for number, (key, title, fn, caption) in enumerate(FIGURES, start=1):
-        with matplotlib.rc_context({**RC, "svg.hashsalt": f"ctit-{key}"}):
-            fig = fn(results)
-            svg = io.StringIO()
-            fig.savefig(svg, format="svg", metadata={"Date": None})
-            # The layout is solved by the first save; freezing it halves the cost of the second.
-            fig.set_layout_engine("none")
-            buf = io.BytesIO()
-            if png:
-                # Light compression: several times faster than PIL's default, files ~20% larger.
-                fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
-        text = svg.getvalue()
-        text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
-        out.append(RenderedFigure(key, number, title, caption(results), buf.getvalue(), text, _estimable(fig)))
-    return out
+    import matplotlib.pyplot  # noqa: F401  (imported before forking, so workers need not)
+
+    workers = min(len(FIGURES), os.cpu_count() or 1) if workers is None else workers
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [_render(results, i, png) for i in range(len(FIGURES))]
+    global _TO_RENDER
+    _TO_RENDER = (results, png)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_render_inherited, range(len(FIGURES)), chunksize=1)
+    finally:
+        _TO_RENDER = None
 
 
 def write_figures(figures: list[RenderedFigure], out: Path) -> list[Path]:
