@@ -29,6 +29,8 @@ class Case:
     transfusions: list[int | tuple[int, str]] = field(default_factory=list)
     bleeding: list[tuple[int, int]] = field(default_factory=list)
     enzymes: list[tuple[str, int, float]] = field(default_factory=list)   # (test, day, U/L), ULN 40
+    # Any other lab: (test, day, value in canonical unit, unit, lln, uln).
+    other_labs: list[tuple[str, int, float, str, float | None, float | None]] = field(default_factory=list)
     adverse_events: list[tuple[str, int, int]] = field(default_factory=list)  # (term, grade, start_day)
     lln: float | None = None
 
@@ -56,6 +58,9 @@ def make_study(*cases: Case) -> Study:
         for test, day, value in c.enzymes:
             labs.append(dict(patient_id=c.id, day=day, test=test, test_as_written=test, value=value,
                              unit="U/L", uln=40.0, value_as_written=value, unit_as_written="U/L"))
+        for test, day, value, unit, lln, uln in c.other_labs:
+            labs.append(dict(patient_id=c.id, day=day, test=test, test_as_written=test, value=value,
+                             unit=unit, lln=lln, uln=uln, value_as_written=value, unit_as_written=unit))
         for t in c.transfusions:
             day, product = (t, "platelets") if isinstance(t, int) else t
             transfusions.append(dict(patient_id=c.id, day=day, product=product, units=1.0))

@@ -276,6 +276,21 @@ def test_open_study_drug_end_uses_planned_end_for_the_window():
     assert one(case).treatment_days == 42
 
 
+def test_other_lab_toxicity_counts_only_worsening_from_baseline():
+    # Anemia (CTCAE v5.0, g/L, LLN 120): 110 is grade 1, 95 grade 2, 75 grade 3.
+    # A: grade 1 at baseline, grade 3 on day 20: counted at grade 3.
+    # B: grade 2 at baseline and on day 20: not counted (no worsening).
+    def hgb(day, value):
+        return ("HGB", day, value, "g/L", 120.0, None)
+    a = Case("A", responder_counts(), other_labs=[hgb(-2, 110.0), hgb(20, 75.0)])
+    b = Case("B", responder_counts(), other_labs=[hgb(-2, 95.0), hgb(20, 90.0)])
+    d = derive_study(make_study(a, b), load_protocol())
+    events = d.other_lab_events.set_index("patient_id")
+    assert events.loc["A", "term"] == "Anemia"
+    assert events.loc["A", "max_grade"] == 3
+    assert "B" not in events.index
+
+
 # --- Section 10: dose ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("height, weight, dose", [

@@ -17,6 +17,7 @@ from ctit.engine.eligibility import EXCLUSION_REASONS
 from ctit.protocol import Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
 from ctit.study import Study
+from ctit.subgroups import subgroup_orr
 
 LAB_GRADES = ("1", "2", "3", "4")
 REPORTED_GRADES = ("1", "2", "3", "4", "5")
@@ -55,6 +56,9 @@ class StudyResults:
     derivations: Derivations = field(repr=False)
     study: Study = field(repr=False)
     kaplan_meier: Any = field(default=None, repr=False)
+    # Beyond the contract's keys: other graded lab terms worse than baseline, and subgroups.
+    other_lab_events: list[dict[str, Any]] = field(default_factory=list)
+    subgroups: list[dict[str, Any]] = field(default_factory=list)
     version: str = __version__
 
     @property
@@ -70,7 +74,8 @@ class StudyResults:
             "landmarks": self.landmarks,
             "response": self.response,
             "time_to_cr": self.time_to_cr,
-            "safety": {"events": self.safety_events},
+            "safety": {"events": self.safety_events, "other_lab_events": self.other_lab_events},
+            "subgroups": self.subgroups,
             "inputs": self.inputs,
             "warnings": self.warnings,
         }
@@ -143,30 +148,33 @@ def _time_to_cr(included: pd.DataFrame, protocol: Protocol) -> tuple[dict[str, A
     }, km
 
 
+def _event(term: str, source: str, grades: pd.Series, n: int, scale: tuple[str, ...]) -> dict[str, Any]:
+    """One safety entry: patients with any grade, n (%), and patients per grade (zeros kept)."""
+    return {"term": term, "source": source, "n_any": int(len(grades)),
+            "pct_any": 100.0 * len(grades) / n if n else None,
+            "by_grade": {g: int((grades == int(g)).sum()) for g in scale}}
+
+
+def _term_events(per_patient: pd.DataFrame, included: pd.DataFrame, source: str,
+                 scale: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Entries per term from one row per patient and term (`max_grade`); the most frequent
+    term first, then alphabetically, so the order is the same on every engine and run."""
+    rows = per_patient[per_patient.patient_id.isin(included.patient_id)]
+    order = rows.groupby("term").patient_id.nunique().reset_index(name="n")
+    order = order.assign(key=order.term.str.lower()).sort_values(["n", "key"], ascending=[False, True])
+    return [_event(term, source, rows.loc[rows.term == term, "max_grade"].astype(int), len(included), scale)
+            for term in order.term]
+
+
 def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, Any]]:
-    n = len(included)
-    pct = (lambda k: 100.0 * k / n) if n else (lambda k: None)
+    """The contract's safety events (section 9): lab-derived liver enzymes, then each
+    reported term; patients counted once at their highest grade; terms with a patient only."""
     events = []
     liver = included.liver_max_grade.dropna().astype(int)
     liver = liver[liver >= 1]
     if len(liver):
-        events.append({
-            "term": LIVER_TERM, "source": "lab", "n_any": int(len(liver)), "pct_any": pct(len(liver)),
-            "by_grade": {g: int((liver == int(g)).sum()) for g in LAB_GRADES},
-        })
-    rep = reported[reported.patient_id.isin(included.patient_id)]
-    # Most frequent term first, then alphabetically: the same order on every engine and run.
-    order = rep.groupby("term").patient_id.nunique().reset_index(name="n")
-    order = order.assign(key=order.term.str.lower()).sort_values(["n", "key"], ascending=[False, True])
-    for term in order.term:
-        rows = rep[rep.term == term]
-        grades = rows.max_grade.astype(int)
-        events.append({
-            "term": term, "source": "reported", "n_any": int(rows.patient_id.nunique()),
-            "pct_any": pct(rows.patient_id.nunique()),
-            "by_grade": {g: int((grades == int(g)).sum()) for g in REPORTED_GRADES},
-        })
-    return events
+        events.append(_event(LIVER_TERM, "lab", liver, len(included), LAB_GRADES))
+    return events + _term_events(reported, included, "reported", REPORTED_GRADES)
 
 
 def _inputs(study: Study, unused: pd.DataFrame) -> list[dict[str, Any]]:
@@ -195,6 +203,8 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
         response=_response(included, protocol),
         time_to_cr=time_to_cr,
         safety_events=_safety(included, d.reported_events),
+        other_lab_events=_term_events(d.other_lab_events, included, "lab", LAB_GRADES),
+        subgroups=subgroup_orr(patients, protocol),
         inputs=_inputs(study, d.unused_rows),
         warnings=[str(w) for w in study.warnings],
         derivations=d,

@@ -26,6 +26,7 @@ from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
     LIVER_TESTS,
     derive_liver_toxicity,
+    derive_other_lab_toxicity,
     derive_reported_events,
     derive_treatment_emergent_end,
 )
@@ -55,6 +56,7 @@ class Derivations:
     landmarks: pd.DataFrame       # patient x landmark day: the count used and its day
     onsets: pd.DataFrame          # patient x response rule: onset and confirmation day
     reported_events: pd.DataFrame # patient x term: highest treatment-emergent grade
+    other_lab_events: pd.DataFrame  # patient x other lab term: highest grade worse than baseline
     graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
     tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
     unused_rows: pd.DataFrame     # input rows no protocol result uses: table, source_row, reason
@@ -138,6 +140,8 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     teae_end = screened.filter(screened.included).select("patient_id", "teae_end_day")
     liver = keep("ctit_liver", derive_liver_toxicity(graded, teae_end))
     reported = derive_reported_events(t["adverse_events"], teae_end)
+    other_labs = derive_other_lab_toxicity(graded, teae_end,
+                                           baseline_lookback_days=p.enzyme_baseline_lookback_days)
 
     best = derive_best_response(screened, onset_long, p.response_rules)
     wide = pivot_landmarks(landmarks, landmark_days=p.landmark_days)
@@ -156,6 +160,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         "landmarks": landmarks,
         "liver": liver,
         "reported_events": reported,
+        "other_lab_events": other_labs,
         "graded_labs": graded,
         "tpo_ra_courses": courses,
         "unused_rows": derive_unused_rows(t, screened, p),
@@ -175,6 +180,7 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
         landmarks=run["landmarks"],
         onsets=run["onsets"],
         reported_events=run["reported_events"],
+        other_lab_events=run["other_lab_events"],
         graded_labs=run["graded_labs"],
         tpo_ra_courses=run["tpo_ra_courses"],
         unused_rows=run["unused_rows"].sort_values(["table", "source_row"]).reset_index(drop=True),

@@ -356,9 +356,8 @@ def fig_waterfall(results: StudyResults) -> Figure:
 
 def fig_forest(results: StudyResults) -> Figure:
     """ORR with its exact CI per subgroup level (exploratory), the overall ORR as reference."""
-    from ctit.reports.tables import subgroups_of
 
-    subs = subgroups_of(results)
+    subs = results.subgroups
     orr = results.response["orr"]
     labels: list[tuple[str, bool]] = [("All included patients", False)]
     points: list[tuple[float | None, float | None, float | None, str]] = [

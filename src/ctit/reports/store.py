@@ -151,6 +151,7 @@ def load_results(out: Path) -> StudyResults:
     return StudyResults(
         protocol=_protocol(saved["protocol"], meta.get("protocol_source", "")),
         safety_events=saved["safety"]["events"],
+        other_lab_events=saved["safety"].get("other_lab_events", []),
         inputs=inputs,
         warnings=saved.get("warnings", []),
         derivations=derivations,

@@ -272,22 +272,11 @@ def efficacy_tables(results: StudyResults) -> list[ReportTable]:
 
 # ---------------------------------------------------------------- subgroups
 
-def subgroups_of(results: StudyResults) -> list[dict[str, Any]]:
-    """The subgroup ORRs: from the results when it carries them, else built by
-    `ctit.subgroups.subgroup_orr` (the one place that computes them)."""
-    got = getattr(results, "subgroups", None)
-    if got is not None:
-        return list(got)
-    from ctit.subgroups import subgroup_orr
-
-    return subgroup_orr(results.patients, results.protocol)
-
-
 def subgroup_table(results: StudyResults) -> ReportTable:
     level = fmt_num(100 * results.protocol.ci_level)
     rows: list[Row] = []
     last = None
-    for s in subgroups_of(results):
+    for s in results.subgroups:
         if s["variable_label"] != last:
             rows.append(Row([s["variable_label"]], group=True))
             last = s["variable_label"]
@@ -305,48 +294,10 @@ def subgroup_table(results: StudyResults) -> ReportTable:
 
 # ---------------------------------------------------------------- safety
 
-def other_lab_toxicity(results: StudyResults) -> list[dict[str, Any]]:
-    """Graded labs other than platelets (efficacy) and ALT/AST (in the results' liver event):
-    per CTCAE term, included patients counted once at their highest grade on days
-    [1, last study-drug day + teae_window_days], when that grade is worse than the patient's
-    baseline grade of the term (last value on days [-enzyme_baseline_lookback_days, 0]): a
-    patient anaemic before ATRA is not counted for staying anaemic.
-
-    A per-patient count for the safety table, in the shape of `results.safety_events`.
-    It belongs in StudyResults (see docs/report.md); until then it is built here, once.
-    """
-    labs = results.derivations.graded_labs
-    inc = _included(results)
-    if labs is None or labs.empty or inc.empty:
-        return []
-    p = results.protocol
-    by_id = inc.set_index(inc.patient_id.astype(str))
-    # The engine's treatment-emergent end when it provides one (one source for every window).
-    end = (by_id.teae_end_day.map(lambda d: None if d is None else float(d)) if "teae_end_day" in by_id
-           else by_id.last_drug_day.map(lambda d: None if d is None else float(d) + p.teae_window_days))
-    rows = labs[~labs.test.isin(["PLT", "ALT", "AST"]) & labs.grade.notna() & labs.patient_id.isin(end.index)]
-    if rows.empty:
-        return []
-    rows = pd.DataFrame({"patient_id": rows.patient_id.astype(str), "term": rows.term.astype(str),
-                         "day": rows.day.astype(float), "grade": rows.grade.astype(int)})
-    base = rows[(rows.day >= -p.enzyme_baseline_lookback_days) & (rows.day <= 0)]
-    base = base.sort_values(["day", "grade"]).groupby(["patient_id", "term"]).grade.last()
-    rows["_end"] = rows.patient_id.map(end).astype(float)
-    rows = rows[(rows.day >= 1) & (rows.day <= rows._end) & (rows.grade >= 1)]
-    worst = rows.groupby(["patient_id", "term"]).grade.max()
-    worse = worst[worst > base.reindex(worst.index).fillna(0)]
-    out = []
-    n = len(inc)
-    for term, g in worse.groupby(level="term", sort=True):
-        out.append({"term": str(term), "source": "lab", "n_any": int(len(g)), "pct_any": _pct_of(len(g), n),
-                    "by_grade": {k: int((g == int(k)).sum()) for k in ("1", "2", "3", "4")}})
-    return out
-
-
 def safety_table(results: StudyResults) -> ReportTable:
     n = results.cohort["included"]
     rows: list[Row] = []
-    lab = [e for e in results.safety_events if e["source"] == "lab"] + other_lab_toxicity(results)
+    lab = [e for e in results.safety_events if e["source"] == "lab"] + results.other_lab_events
     reported = [e for e in results.safety_events if e["source"] == "reported"]
 
     def event_row(e: dict[str, Any]) -> Row:
