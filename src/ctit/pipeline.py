@@ -3,6 +3,8 @@ until everything has been computed, so bad input leaves no partial output."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +14,29 @@ from ctit.results import StudyResults, analyze_study
 
 def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None = None,
                  overrides: list[str] | None = None, *, source: str = "study",
-                 formats: tuple[str, ...] | None = None, con: Any = None) -> tuple[StudyResults, list[Path]]:
-    """Analyse the study at `study_path` (read with the `source` reader) into `out`."""
+                 formats: tuple[str, ...] | None = None, con: Any = None,
+                 progress: bool | None = None) -> tuple[StudyResults, list[Path]]:
+    """Analyse the study at `study_path` (read with the `source` reader) into `out`.
+
+    `progress`: show what is being done (default: only when stdout is a terminal).
+    """
     from ctit.reports import DEFAULT_FORMATS, write_reports
     from ctit.sources import read_source
 
+    show = sys.stdout.isatty() if progress is None else progress
     protocol = load_protocol(protocol_path, overrides)
-    study = read_source(Path(study_path), source)
-    results = analyze_study(study, protocol, con)
-    written = write_reports(results, Path(out), DEFAULT_FORMATS if formats is None else formats)
+    if show:
+        from rich.console import Console
+
+        status = Console().status(f"Reading {study_path}")
+    else:
+        status = nullcontext()
+    # The status spinner ends before the report's progress bar starts: rich shows one at a time.
+    with status as spinner:
+        study = read_source(Path(study_path), source)
+        if spinner is not None:
+            spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
+        results = analyze_study(study, protocol, con)
+    written = write_reports(results, Path(out), DEFAULT_FORMATS if formats is None else formats,
+                            progress=show)
     return results, written
