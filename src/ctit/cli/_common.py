@@ -47,3 +47,20 @@ def input_errors_exit() -> Iterator[None]:
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def print_written(out: "Path", written: "list[Path]") -> None:
+    """One line for the files a command wrote: those in OUT by name, sub-folders by count."""
+    from collections import Counter
+    from pathlib import Path
+
+    out = Path(out)
+    top, folders = [], Counter()
+    for path in written:
+        rel = Path(path).relative_to(out) if Path(path).is_relative_to(out) else Path(path)
+        if len(rel.parts) > 1:
+            folders[rel.parts[0]] += 1
+        else:
+            top.append(rel.name)
+    parts = top + [f"{name}/ ({n} files)" for name, n in folders.items()]
+    console.print(f"Wrote to {out}: " + ", ".join(parts), highlight=False)

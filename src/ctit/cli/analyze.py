@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import console, input_errors_exit, print_written
 
 
 @app.command()
@@ -37,4 +37,4 @@ def analyze(
         from ctit.reports.terminal import render_summary
 
         render_summary(results, console)
-        console.print("Wrote " + ", ".join(str(p) for p in written), highlight=False)
+        print_written(out, written)

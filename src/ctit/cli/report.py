@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, err_console
+from ctit.cli._common import console, err_console, print_written
 
 EXIT_NO_DATA = 2
 
@@ -35,4 +35,4 @@ def report(
         raise typer.Exit(EXIT_NO_DATA)
     written = write_reports(results, out, formats)
     if not quiet:
-        console.print("Wrote " + ", ".join(str(p) for p in written), highlight=False)
+        print_written(out, written)
