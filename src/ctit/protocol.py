@@ -134,7 +134,10 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
         if ann == "tuple[int, ...]":
             return tuple(int(v) for v in value)
         if ann == "tuple[str, ...]":
-            return tuple(str(v) for v in value)
+            if isinstance(value, str):
+                raise TypeError
+            # Products and similar vocabularies are compared as the readers store them.
+            return tuple(str(v).strip().lower() for v in value)
     except (TypeError, ValueError, KeyError) as exc:
         raise ProtocolError(f"parameter {name!r}: {value!r} is not a valid {ann}") from exc
     raise ProtocolError(f"parameter {name!r}: unsupported type {ann}")
@@ -200,6 +203,12 @@ def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[st
     return protocol
 
 
+TRANSFUSION_PRODUCTS = ("platelets", "rbc", "plasma", "other")
+# Targets compare a count with a per-patient threshold; cr_threshold is the one the engine
+# derives (section 6: 100, or the individual baseline below it).
+PER_PATIENT_THRESHOLDS = ("cr_threshold",)
+
+
 def _check(p: Protocol) -> None:
     """Refuse values that make no clinical sense."""
     for name in ("followup_end_day", "sustain_days", "onset_by_day", "tpo_ra_min_days",
@@ -211,9 +220,34 @@ def _check(p: Protocol) -> None:
                  "enzyme_baseline_lookback_days"):
         if p.parameter(name) < 0:
             raise ProtocolError(f"parameter {name!r} must not be negative, got {p.parameter(name)}")
+    for name in ("cr_threshold", "default_platelet_lln", "default_enzyme_uln", "dose_mg_per_m2",
+                 "pr_grade_improvement"):
+        if p.parameter(name) <= 0:
+            raise ProtocolError(f"parameter {name!r} must be positive, got {p.parameter(name)}")
+    for name in ("wilcoxon_exact_max_n", "difference_rounding_digits"):
+        if p.parameter(name) < 0:
+            raise ProtocolError(f"parameter {name!r} must not be negative, got {p.parameter(name)}")
     if not 0 < p.ci_level < 1:
         raise ProtocolError(f"parameter 'ci_level' must be between 0 and 1, got {p.ci_level}")
+    if p.onset_by_day > p.followup_end_day:
+        raise ProtocolError(f"onset_by_day ({p.onset_by_day}) is after followup_end_day ({p.followup_end_day})")
+    for day in p.landmark_days:
+        if not 1 <= day <= p.followup_end_day:
+            raise ProtocolError(f"landmark day {day} is outside days 1 to followup_end_day ({p.followup_end_day})")
+    unknown = sorted(set(p.transfusion_products) - set(TRANSFUSION_PRODUCTS))
+    if unknown:
+        raise ProtocolError(f"transfusion_products: unknown product(s) {', '.join(unknown)}; "
+                            f"choose from {', '.join(TRANSFUSION_PRODUCTS)}")
+    categories = [r.category for r in p.response_rules]
+    if not categories or len(set(categories)) != len(categories) or {"NR", "NE"} & set(categories):
+        raise ProtocolError(f"response_rules need distinct categories other than NR and NE, got {categories}")
     for rule in p.response_rules:
-        name = rule.target.count_at_least or rule.target.grade_improvement_from_nadir
-        if name != "cr_threshold":
-            p.parameter(name)
+        if rule.target.count_at_least is not None:
+            if rule.target.count_at_least not in PER_PATIENT_THRESHOLDS:
+                raise ProtocolError(f"rule {rule.category}: count_at_least must name a per-patient threshold "
+                                    f"({', '.join(PER_PATIENT_THRESHOLDS)}), got {rule.target.count_at_least!r}")
+        else:
+            n = p.parameter(rule.target.grade_improvement_from_nadir)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ProtocolError(f"rule {rule.category}: grade_improvement_from_nadir must name a whole-number "
+                                    f"parameter of at least 1, got {rule.target.grade_improvement_from_nadir}={n!r}")
