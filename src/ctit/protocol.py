@@ -54,6 +54,7 @@ class Protocol:
     default_platelet_lln: float
     baseline_lookback_days: int
     nadir_lookback_days: int
+    baseline_bleeding_lookback_days: int
     tpo_ra_min_days: int
     tpo_ra_switch_gap_days: int
     onset_by_day: int
@@ -215,7 +216,8 @@ def _check(p: Protocol) -> None:
                  "planned_treatment_days", "dose_rounding_mg"):
         if p.parameter(name) <= 0:
             raise ProtocolError(f"parameter {name!r} must be positive, got {p.parameter(name)}")
-    for name in ("baseline_lookback_days", "nadir_lookback_days", "transfusion_washout_days",
+    for name in ("baseline_lookback_days", "nadir_lookback_days", "baseline_bleeding_lookback_days",
+                 "transfusion_washout_days",
                  "landmark_window_days", "teae_window_days", "tpo_ra_switch_gap_days",
                  "enzyme_baseline_lookback_days"):
         if p.parameter(name) < 0:

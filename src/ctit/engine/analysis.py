@@ -16,11 +16,17 @@ from ctit.engine import backend
 from ctit.engine.baseline import derive_baseline
 from ctit.engine.dose import mosteller_bsa, planned_daily_dose
 from ctit.engine.eligibility import derive_eligibility, derive_post_baseline_counts
-from ctit.engine.exposure import derive_qualifying_tpo_ra, derive_study_drug, derive_tpo_ra_courses
+from ctit.engine.bleeding import derive_baseline_bleeding
+from ctit.engine.exposure import (
+    derive_prior_anticancer,
+    derive_qualifying_tpo_ra,
+    derive_study_drug,
+    derive_tpo_ra_courses,
+)
 from ctit.engine.grading import derive_lab_grades, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
-from ctit.engine.response import derive_best_response
+from ctit.engine.response import derive_best_count, derive_best_response
 from ctit.engine.response_window import derive_response_onset
 from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
@@ -98,8 +104,11 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
     post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
     # Without study drug there is no day 0, so no day-relative value means anything.
+    prior_anticancer = derive_prior_anticancer(t["exposures"])
+    bleeding_at_baseline = derive_baseline_bleeding(t["bleeding"], lookback_days=p.baseline_bleeding_lookback_days)
     with_day0 = study_drug.select("patient_id")
-    tpo, base, nadir, post = (x.join(with_day0, "patient_id") for x in (tpo, base, nadir, post))
+    tpo, base, nadir, post, prior_anticancer, bleeding_at_baseline = (
+        x.join(with_day0, "patient_id") for x in (tpo, base, nadir, post, prior_anticancer, bleeding_at_baseline))
 
     teae_end = derive_treatment_emergent_end(study_drug, teae_window_days=p.teae_window_days)
     pt = t["patients"]
@@ -112,6 +121,8 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         .left_join(nadir, "patient_id").drop("patient_id_right")
         .left_join(post, "patient_id").drop("patient_id_right")
         .left_join(teae_end, "patient_id").drop("patient_id_right")
+        .left_join(prior_anticancer, "patient_id").drop("patient_id_right")
+        .left_join(bleeding_at_baseline, "patient_id").drop("patient_id_right")
     )
     screened = derive_eligibility(screened)
     individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
@@ -123,6 +134,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         planned_daily_dose_mg=planned_daily_dose(screened.height_cm, screened.weight_kg,
                                                  p.dose_mg_per_m2, p.dose_rounding_mg),
     ))
+    # Relative dose intensity (section 10): dose received over the planned course's dose.
+    screened = screened.mutate(relative_dose_intensity=screened.total_dose_mg / (
+        screened.planned_daily_dose_mg * p.planned_treatment_days))
 
     included = screened.filter(screened.included).select("patient_id", "cr_threshold", "nadir_grade")
     counts = platelets.filter(platelets.day.between(1, p.followup_end_day) & platelets.value.notnull())
@@ -144,15 +158,18 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
                                            baseline_lookback_days=p.enzyme_baseline_lookback_days)
 
     best = derive_best_response(screened, onset_long, p.response_rules)
+    best_count = derive_best_count(counts, followup_end_day=p.followup_end_day)
     wide = pivot_landmarks(landmarks, landmark_days=p.landmark_days)
     patients = (
         screened.left_join(best, "patient_id").drop("patient_id_right")
         .left_join(wide, "patient_id").drop("patient_id_right")
         .left_join(liver, "patient_id").drop("patient_id_right")
+        .left_join(best_count, "patient_id").drop("patient_id_right")
     )
-    patients = patients.mutate(**{
-        f"change_d{d}": patients[f"plt_d{d}"] - patients.baseline_plt for d in p.landmark_days
-    })
+    patients = patients.mutate(
+        **{f"change_d{d}": patients[f"plt_d{d}"] - patients.baseline_plt for d in p.landmark_days},
+        best_change=patients.best_plt - patients.baseline_plt,
+    )
 
     return {
         "patients": patients.order_by("source_row"),

@@ -292,8 +292,9 @@ def derive_lab_grades(
     protocol's defaults, sections 2 and 9). Baseline-dependent terms use the "baseline
     abnormal" branch when baseline > ULN, else (baseline <= ULN or none) the "normal" one.
 
-    Output: the input columns plus `term`, `direction`, `grade` (null when not gradable) and
-    `grade_reason` (null when graded). A row whose test has no term is kept once with null
+    Output: the input columns plus `term`, `direction`, `lln_applied` / `uln_applied` (the
+    limits used, defaults included), `grade` (null when not gradable) and `grade_reason`
+    (null when graded). A row whose test has no term is kept once with null
     term and grade and the reason, so no row disappears. See the module docstring for
     boundaries and rounding.
     """
@@ -364,6 +365,9 @@ def derive_lab_grades(
         *columns,
         term=j.term,
         direction=j.direction,
+        # The limits the grade was decided with: the row's own, else the protocol default.
+        lln_applied=j._lln,
+        uln_applied=j._uln,
         grade=ibis.cases(*((c, ibis.null("int64")) for c, _ in pre), (j._undecided, ibis.null("int64")),
                          else_=j._true.fill_null(0)),
         grade_reason=ibis.cases(*pre, (j._undecided, reason_text), else_=ibis.null("string")),
@@ -372,6 +376,8 @@ def derive_lab_grades(
     others = labs.filter(labs.test.isnull() | ~labs.test.isin(graded_tests)).mutate(
         term=ibis.null("string"),
         direction=ibis.null("string"),
+        lln_applied=labs.lln.cast("float64"),
+        uln_applied=labs.uln.cast("float64"),
         grade=ibis.null("int64"),
         grade_reason=ibis.literal(f"no CTCAE v{criteria.version} lab term for this test", "string"),
     )

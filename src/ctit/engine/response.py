@@ -45,3 +45,10 @@ def derive_best_response(screened: ir.Table, onsets: ir.Table, rules: tuple[Resp
         km_event=ibis.cases((t.included, time_to_cr.notnull()), else_=ibis.null("boolean")),
         km_time=ibis.cases((t.included, time_to_cr.coalesce(t.last_count_day)), else_=ibis.null("int64")),
     )
+
+
+def derive_best_count(platelets: ir.Table, *, followup_end_day: int) -> ir.Table:
+    """Per patient: the highest platelet count on days [1, followup_end_day] (the waterfall's
+    best change from baseline is this minus the baseline count)."""
+    post = platelets.filter(platelets.day.between(1, followup_end_day) & platelets.value.notnull())
+    return post.group_by("patient_id").aggregate(best_plt=post.value.max())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from ctit.engine.safety import LIVER_TESTS
+from ctit.engine.grading import load_criteria
 from ctit.protocol import Protocol
 
 _NO_DAY0 = "patient has no study-drug record, so no day 0"
@@ -19,62 +19,75 @@ def _listed(table: str, rows: ir.Table, reason: ir.StringValue) -> ir.Table:
 
 
 def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Protocol) -> ir.Table:
-    """Every input row that no protocol result uses, with the reason: table, source_row, reason.
+    """Every input row that no result uses, with the reason: table, source_row, reason.
 
-    Used rows: platelet counts in days [-max(lookbacks), followup_end_day]; ALT/AST in the
-    enzyme baseline or treatment-emergent window; study-drug, TPO-RA and anticancer
-    exposures; counted transfusions, bleeding assessments and treatment-emergent adverse
-    events of included patients. Other lab tests are graded for the listings only.
+    Used rows: platelet counts in days [-max(lookbacks), followup_end_day]; graded labs of
+    included patients in the enzyme baseline or treatment-emergent window (ALT/AST for the
+    liver event, other terms for the other lab events); study-drug and TPO-RA exposures and
+    anticancer drugs started before day 0 (prior therapy); counted transfusions that can
+    touch a washout (days [1 - washout, followup_end_day]), bleeding assessments in the
+    response period or the baseline window, and treatment-emergent adverse events, of
+    included patients. Rows of a patient without a day 0 are never used.
     """
     p = protocol
     first_plt_day = -max(p.baseline_lookback_days, p.nadir_lookback_days)
+    graded_tests = sorted({term.test for term in load_criteria().terms} - {"PLT"})
     who = screened.select(
         "patient_id", _day0=screened.first_drug_day.notnull(), _included=screened.included,
         _teae_end=screened.teae_end_day,
     )
+    no_day0 = ibis.literal(_NO_DAY0)
+    excluded = ibis.literal("patient excluded: no response or safety values")
 
     labs = t["labs"].left_join(who, "patient_id")
     day = labs.day.cast("string")
     lab_reason = ibis.cases(
-        (~labs._day0.fill_null(False), ibis.literal(_NO_DAY0)),
+        (~labs._day0.fill_null(False), no_day0),
         ((labs.test == "PLT") & (labs.day < first_plt_day),
          "platelet count on day " + day + ", before the baseline and nadir windows"),
         ((labs.test == "PLT") & (labs.day > p.followup_end_day),
          "platelet count on day " + day + f", after followup_end_day {p.followup_end_day}"),
         (labs.test == "PLT", ibis.null("string")),
-        (labs.test.isin(LIVER_TESTS) & ~labs._included, ibis.literal("patient excluded: no safety values")),
-        (labs.test.isin(LIVER_TESTS)
-         & ~labs.day.between(-p.enzyme_baseline_lookback_days, labs._teae_end),
-         labs.test + " on day " + day + ", outside the enzyme baseline and treatment-emergent windows"),
-        (labs.test.isin(LIVER_TESTS), ibis.null("string")),
-        else_=labs.test + ": graded in the listings; no protocol result uses this test",
+        (~labs.test.isin(graded_tests), labs.test + ": no CTCAE term; listed, not analysed"),
+        (~labs._included, excluded),
+        (~labs.day.between(-p.enzyme_baseline_lookback_days, labs._teae_end),
+         labs.test + " on day " + day + ", outside the lab baseline and treatment-emergent windows"),
+        else_=ibis.null("string"),
     )
 
-    exp = t["exposures"]
+    exp = t["exposures"].left_join(who, "patient_id")
     exp_reason = ibis.cases(
         (exp.role == "other", "drug " + exp.drug + " has role 'other': the protocol does not use it"),
+        (~exp._day0.fill_null(False), no_day0),
+        ((exp.role == "anticancer") & (exp.start_day >= 0),
+         "anticancer drug starting on day " + exp.start_day.cast("string") + ": not a prior therapy"),
         else_=ibis.null("string"),
     )
 
     tr = t["transfusions"].left_join(who, "patient_id")
     tr_reason = ibis.cases(
-        (~tr._included.fill_null(False), ibis.literal("patient excluded: no response values")),
+        (~tr._day0.fill_null(False), no_day0),
+        (~tr._included, excluded),
         (~tr["product"].isin(list(p.transfusion_products)),
          "product " + tr["product"] + " does not count for the transfusion washout"),
+        (~tr.day.between(1 - p.transfusion_washout_days, p.followup_end_day),
+         "transfusion on day " + tr.day.cast("string") + ", outside every possible washout"),
         else_=ibis.null("string"),
     )
 
     bl = t["bleeding"].left_join(who, "patient_id")
     bl_reason = ibis.cases(
-        (~bl._included.fill_null(False), ibis.literal("patient excluded: no response values")),
-        (~bl.day.between(1, p.followup_end_day),
-         "bleeding assessment on day " + bl.day.cast("string") + ", outside the response period"),
+        (~bl._day0.fill_null(False), no_day0),
+        (~bl._included, excluded),
+        (~bl.day.between(-p.baseline_bleeding_lookback_days, p.followup_end_day),
+         "bleeding assessment on day " + bl.day.cast("string") + ", outside the baseline and response periods"),
         else_=ibis.null("string"),
     )
 
     ae = t["adverse_events"].left_join(who, "patient_id")
     ae_reason = ibis.cases(
-        (~ae._included.fill_null(False), ibis.literal("patient excluded: no safety values")),
+        (~ae._day0.fill_null(False), no_day0),
+        (~ae._included, excluded),
         (~ae.start_day.between(0, ae._teae_end),
          "starts on day " + ae.start_day.cast("string") + ", not treatment-emergent"),
         else_=ibis.null("string"),
