@@ -296,15 +296,18 @@ def test_days_first_study_drug_not_on_day_0(tmp_path: Path) -> None:
 
 
 def test_dates_without_day_0(tmp_path: Path) -> None:
+    # P3 has a study-drug record but no usable date for it: a data gap, an error. (A patient
+    # with no study-drug record at all is a screen failure: tests/test_readers_screen_failure.py.)
     folder = make_study(
         tmp_path,
-        exposures="patient_id,drug,start_day\nP1,ATRA,0\nP2,cisplatin,\n".replace(
-            "P2,cisplatin,", "P2,ATRA,0"),
-        labs=LABS + "P3,,PLT,40,10^9/L\n",
+        exposures="patient_id,drug,start_day,start_date\nP1,ATRA,0,\nP2,ATRA,0,\n"
+                  "P3,ATRA,,2024-01-0x\n",
         patients=PATIENTS + "P3,M,60,170,70\n")
     (folder / "labs.csv").write_text("patient_id,day,date,test,value,unit\nP1,-1,,PLT,40,10^9/L\n"
                                      "P3,,2024-01-02,PLT,40,10^9/L\nP3,,2024-01-03,PLT,40,10^9/L\n")
-    p = find(problems_of(folder), "labs", 3, "date", "2024-01-02")
+    problems = problems_of(folder)
+    find(problems, "exposures", 4, "start_date", "2024-01-0x")
+    p = find(problems, "labs", 3, "date", "2024-01-02")
     assert "no day 0" in p.message and "index_date" in p.message and "2 dated" in p.message
 
 

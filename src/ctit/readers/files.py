@@ -5,6 +5,8 @@ row; column names case-insensitive (and trimmed here); one CSV per table or one 
 table. Nothing is interpreted at this stage: every cell stays text (empty cells are missing),
 and each row carries `source_row`, its row number as a spreadsheet shows it (header = row 1).
 Blank rows are skipped but still counted, so row numbers stay those of the file.
+An entirely empty file or sheet (no header row, no records) of an optional table is read like
+an absent table, with a warning; of a required table it is an error.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
 from ctit.errors import Problem, ProblemLog
-from ctit.study import TABLES, InputFile
+from ctit.study import OPTIONAL_TABLES, TABLES, InputFile
 
 SOURCE_ROW = "source_row"
 
@@ -48,6 +51,36 @@ def sha256_of(path: Path) -> str:
 def header_name(text: Any) -> str:
     """Contract column names are case-insensitive; surrounding spaces are not part of a name."""
     return "" if text is None else str(text).strip().lower()
+
+
+Record = tuple[int, list[str | None]]
+
+
+def _blank(cells: Iterable[Any]) -> bool:
+    return all(c is None or str(c).strip() == "" for c in cells)
+
+
+def nonempty_records(records: Iterable[Record]) -> Iterator[Record] | None:
+    """The records unchanged, or None when none has a non-blank cell (an entirely empty table).
+
+    Only leading blank records are buffered, so a large sheet is still streamed.
+    """
+    it = iter(records)
+    head: list[Record] = []
+    for record in it:
+        head.append(record)
+        if not _blank(record[1]):
+            return itertools.chain(head, it)
+    return None
+
+
+def empty_optional(table: str, what: str, log: ProblemLog) -> bool:
+    """An entirely empty optional table reads as absent: True, with a warning. Else False."""
+    if table not in OPTIONAL_TABLES:
+        return False
+    log.warn(table, f"{what} is empty (no header row, no records); {table} is optional, so it "
+             "is read as no records, as if absent")
+    return True
 
 
 def records_to_frame(
@@ -108,24 +141,34 @@ def records_to_frame(
     return frame
 
 
-def read_csv_text(text: str, table: str, log: ProblemLog) -> pd.DataFrame:
-    """CSV text (comma, header row) -> a raw string table with `source_row`."""
+def csv_records(text: str) -> Iterator[Record]:
+    """CSV text (comma) -> records numbered as a spreadsheet numbers rows."""
     # csv.reader yields [] for a blank line, so record numbers are the spreadsheet's row numbers
     # (a quoted field spanning lines is still one row, as in a spreadsheet).
     reader = csv.reader(io.StringIO(text, newline=""))
-    return records_to_frame(((i, r) for i, r in enumerate(reader, start=1)), table, log)
+    return ((i, r) for i, r in enumerate(reader, start=1))
 
 
-def read_csv_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
-    """One CSV file -> raw table; None (with an error logged) when it is not UTF-8 text."""
+def read_csv_text(text: str, table: str, log: ProblemLog) -> pd.DataFrame:
+    """CSV text (comma, header row) -> a raw string table with `source_row`."""
+    return records_to_frame(csv_records(text), table, log)
+
+
+def decode_csv(path: Path, table: str, log: ProblemLog) -> str | None:
+    """A CSV file's text; None (with an error logged) when it is not UTF-8 text."""
     data = path.read_bytes()
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         log.error(table, f"{path.name} is not UTF-8 text (byte {exc.start}); save it as "
                   "'CSV UTF-8'")
         return None
-    return read_csv_text(text, table, log)
+
+
+def read_csv_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
+    """One CSV file -> raw table; None (with an error logged) when it is not UTF-8 text."""
+    text = decode_csv(path, table, log)
+    return None if text is None else read_csv_text(text, table, log)
 
 
 def excel_cell_text(value: Any) -> str | None:
@@ -167,9 +210,15 @@ def read_folder(path: Path) -> RawInput:
             log.error(table, f"two files for the table: {found[table].name} and {f.name}")
             continue
         found[table] = f
-        frame = read_csv_file(f, table, log)
-        if frame is None:
+        text = decode_csv(f, table, log)
+        if text is None:
             continue
+        records = nonempty_records(csv_records(text))
+        if records is None and empty_optional(table, f.name, log):
+            # Kept in the inputs (0 rows) for provenance; no table, as when the file is absent.
+            inputs.append(InputFile(table, f.name, 0, sha256_of(f)))
+            continue
+        frame = records_to_frame(records or (), table, log)
         tables[table] = frame
         inputs.append(InputFile(table, f.name, len(frame), sha256_of(f)))
     expected = {t: f"no {t}.csv in {path}" for t in TABLES}
@@ -195,6 +244,7 @@ def read_workbook(path: Path, only: Iterable[str] | None = None) -> RawInput:
     digest = sha256_of(path)
     tables: dict[str, pd.DataFrame] = {}
     inputs: list[InputFile] = []
+    seen: set[str] = set()
     try:
         for sheet in book.worksheets:
             table = _table_for(sheet.title)
@@ -203,16 +253,23 @@ def read_workbook(path: Path, only: Iterable[str] | None = None) -> RawInput:
                     log.warn(sheet.title, f"sheet {sheet.title!r} is not a contract table "
                              f"({', '.join(TABLES)}); it is not read")
                 continue
-            if table in tables:
+            if table in seen:
                 log.error(table, f"two sheets for the table (another is {sheet.title!r})")
                 continue
             records = (
                 (i, [excel_cell_text(v) for v in row])
                 for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)
             )
-            frame = records_to_frame(records, table, log)
+            present = nonempty_records(records)
+            name = f"{path.name}#{sheet.title}"
+            if present is None and empty_optional(table, f"sheet {sheet.title!r}", log):
+                inputs.append(InputFile(table, name, 0, digest))
+                seen.add(table)
+                continue
+            frame = records_to_frame(present or (), table, log)
             tables[table] = frame
-            inputs.append(InputFile(table, f"{path.name}#{sheet.title}", len(frame), digest))
+            seen.add(table)
+            inputs.append(InputFile(table, name, len(frame), digest))
     finally:
         book.close()
     expected = {t: f"no sheet {t!r} in {path.name}" for t in TABLES}

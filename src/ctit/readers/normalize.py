@@ -230,14 +230,16 @@ def build_study(
     times: dict[str, TableTimes] = {n: parse_times(cells[n]) for n in TIME_COLUMNS if n in cells}
     mixed = check_mixing(list(times.values()), log)
     day0: dict[str, pd.Timestamp] = {}
+    with_study_drug: set[str] | None = None
     if "exposures" in times:
         study_drug = (frames["exposures"]["role"] == "study_drug").fillna(False)
+        with_study_drug = set(frames["exposures"]["patient_id"][study_drug].dropna())
         # Without a patients table (already an error) day 0 still comes from the study drug.
         p = cells.get("patients") or Cells("patients", as_text(pd.DataFrame({SOURCE_ROW: []})), log)
         day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
                         p.rows, p.text("patient_id"), log)
         check_study_drug_day0(times["exposures"], study_drug, mixed, log)
-    days = resolve_days(list(times.values()), day0, log, mixed)
+    days = resolve_days(list(times.values()), day0, log, mixed, with_study_drug)
     for (name, column), values in days.items():
         frames[name][column] = values
     for name in ("exposures", "adverse_events"):

@@ -6,8 +6,12 @@ Rules (data contract, "Input"; protocol section 1 "Time" and section 11 "Convent
   either days or dates for all of their records, across all tables.
 - Only the date part of an ISO 8601 date-time is used.
 - With dates, a patient's day 0 is their first dated study-drug start date; without a dated
-  study-drug record it is `patients.index_date`; with neither the dated rows have no day 0
-  (error). An `index_date` that disagrees with the first dated dose: warning, the dose wins.
+  study-drug record it is `patients.index_date`. With neither: a patient with study-drug
+  records (none dated) is a data gap (error); a patient with no study-drug record at all is a
+  screened patient without study drug (protocol section 4.1, `no_study_drug`: "no study drug
+  means no day 0"), so their dated rows keep an empty day and one warning names the patient;
+  the analysis excludes them and lists those rows as unused. An `index_date` that disagrees
+  with the first dated dose: warning, the dose wins.
 - day = (date - day 0) in days. There is no CDISC "no day 0" shift: day 0 exists.
 - With days, the first study-drug record must start on day 0, else an error.
 """
@@ -15,6 +19,7 @@ Rules (data contract, "Input"; protocol section 1 "Time" and section 11 "Convent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Collection
 
 import pandas as pd
 
@@ -144,11 +149,16 @@ def day_zero(exposures: TableTimes, study_drug: pd.Series, index_date: pd.Series
 
 
 def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
-                 log: ProblemLog, skip: set[str] = frozenset()) -> dict[tuple[str, str], pd.Series]:
+                 log: ProblemLog, skip: set[str] = frozenset(),
+                 with_study_drug: Collection[str] | None = None,
+                 ) -> dict[tuple[str, str], pd.Series]:
     """Integer days for every pair: given days, or (date - day 0). Keyed (table, day column).
 
-    A patient with dated cells but no day 0 gets one error, at their first dated cell
-    (not for patients in `skip`, those mixing days and dates: that error comes first).
+    A patient with dated cells but no day 0 (not in `skip`, those mixing days and dates: that
+    error comes first) gets one problem, at their first dated cell: a warning when they have
+    no study-drug record at all (their days stay empty; protocol section 4.1 excludes them as
+    `no_study_drug`), else an error. `with_study_drug` holds the patients with at least one
+    study-drug record; None when that is unknown (no exposures table), then always an error.
     """
     out: dict[tuple[str, str], pd.Series] = {}
     missing: dict[str, list[tuple[str, int, str, str]]] = {}
@@ -164,7 +174,14 @@ def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
                     (t.table, int(t.rows.loc[i]), pair.date_column, str(pair.date_text.loc[i])))
     for pid, where in missing.items():
         table, row, column, value = where[0]
-        log.error(table, f"patient {pid!r} has {len(where)} dated cell(s) but no day 0 (first "
+        n = len(where)
+        if with_study_drug is not None and pid not in with_study_drug:
+            log.warn(table, f"patient {pid!r} has no study-drug record, so their {n} dated "
+                     f"cell(s) have no day 0 (first shown) and their days are left empty; the "
+                     "analysis excludes the patient as no_study_drug and lists these rows as "
+                     "unused", row, column, value)
+            continue
+        log.error(table, f"patient {pid!r} has {n} dated cell(s) but no day 0 (first "
                   "shown): give patients.index_date or a dated study-drug record (exposures "
                   "start_date with role study_drug)", row, column, value)
     return out
