@@ -29,9 +29,7 @@ def one(case: Case, **overrides):
     (24.9, 4), (25, 3), (49.9, 3), (50, 2), (74.9, 2), (75, 1), (99.9, 1), (100, 0),
 ])
 def test_nadir_grade_at_each_boundary(count, grade):
-    p = one(Case("A", {-10: count, 0: 10.0, 14: 10.0}))
-    # The nadir is 10 (grade 4) unless the tested count is lower; test the count's own grade
-    # through a patient whose only pre-treatment count it is.
+    # The count is the patient's only pre-treatment count, so it is the nadir.
     p = one(Case("A", {0: count, 14: 10.0}))
     assert p.nadir_plt == count
     assert p.nadir_grade == grade
@@ -291,6 +289,28 @@ def test_other_lab_toxicity_counts_only_worsening_from_baseline():
     assert "B" not in events.index
 
 
+def test_reported_events_window_case_and_highest_grade():
+    # ATRA days 0-41: the treatment-emergent window for reported events is days [0, 71].
+    a = Case("A", responder_counts(), adverse_events=[
+        ("Nausea", 1, 0),            # day 0 counts
+        ("nausea ", 2, 30),          # same term written differently: one term, highest grade 2
+        ("Headache", 1, -1),         # before day 0: not treatment-emergent
+        ("Dry skin", 1, 71),         # last day of the window counts
+        ("Rash", 2, 72),             # day after the window: not counted
+    ])
+    b = Case("B", responder_counts(), adverse_events=[("NAUSEA", 1, 5)])
+    d = derive_study(make_study(a, b), load_protocol())
+    ev = d.reported_events
+    got = {(r.patient_id, r.term): r.max_grade for r in ev.itertuples()}
+    assert got == {("A", "Nausea"): 2, ("A", "Dry skin"): 1, ("B", "Nausea"): 1}
+
+
+def test_reported_events_of_excluded_patients_are_not_counted():
+    d = derive_study(make_study(Case("A", {0: 80.0, 7: 90.0}, adverse_events=[("Nausea", 1, 3)])),
+                     load_protocol())
+    assert d.reported_events.empty
+
+
 # --- Section 10: dose ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("height, weight, dose", [
@@ -302,3 +322,26 @@ def test_other_lab_toxicity_counts_only_worsening_from_baseline():
 def test_planned_dose(height, weight, dose):
     p = one(Case("A", responder_counts(), height_cm=height, weight_kg=weight))
     assert p.planned_daily_dose_mg == dose
+
+
+def test_recorded_dose_and_relative_dose_intensity():
+    # Planned 40 mg/day (BSA 1.66 m2). Recorded: two records, 40 mg on days 0-20 and 20 mg on
+    # days 21-41: total 40 x 21 + 20 x 21 = 1260 mg over 42 days = 30 mg/day; RDI 1260 / (40 x 42).
+    case = Case("A", responder_counts(), atra=(0, 20))
+    study = make_study(case)
+    extra = study.exposures.iloc[[-1]].copy()
+    extra[["start_day", "end_day", "dose", "source_row"]] = [21, 41, 20.0, 99]
+    study.exposures = __import__("pandas").concat([study.exposures, extra], ignore_index=True)
+    p = derive_study(study, load_protocol()).patients.set_index("patient_id").loc["A"]
+    assert p.treatment_days == 42
+    assert p.total_dose_mg == 1260
+    assert p.recorded_daily_dose_mg == 30
+    assert p.relative_dose_intensity == pytest.approx(1260 / (40 * 42))
+
+
+def test_dose_in_another_unit_is_not_converted():
+    study = make_study(Case("A", responder_counts()))
+    study.exposures.loc[study.exposures.role == "study_drug", "dose_unit"] = "mg/m2"
+    p = derive_study(study, load_protocol()).patients.set_index("patient_id").loc["A"]
+    assert p.total_dose_mg is None and p.relative_dose_intensity is None
+    assert p.treatment_days == 42

@@ -32,5 +32,14 @@ def test_duckdb_and_pyspark_derive_identical_patients(spark_con):
                                   _comparable(spark.patients, ["patient_id"]), check_dtype=False)
     pd.testing.assert_frame_equal(_comparable(duck.onsets, ["patient_id", "category"]),
                                   _comparable(spark.onsets, ["patient_id", "category"]), check_dtype=False)
-    pd.testing.assert_frame_equal(_comparable(duck.unused_rows, ["table", "source_row"]),
-                                  _comparable(spark.unused_rows, ["table", "source_row"]), check_dtype=False)
+    keys = {
+        "unused_rows": ["table", "source_row"],
+        "landmarks": ["patient_id", "landmark_day"],
+        "reported_events": ["patient_id", "term"],
+        "other_lab_events": ["patient_id", "term"],
+        "tpo_ra_courses": ["patient_id", "course_start"],
+        "graded_labs": ["source_row", "term"],
+    }
+    for name, key in keys.items():
+        pd.testing.assert_frame_equal(_comparable(getattr(duck, name), key),
+                                      _comparable(getattr(spark, name), key), check_dtype=False, obj=name)
