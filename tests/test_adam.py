@@ -9,8 +9,9 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from ctit.cdisc.adam import adam_datasets
+from ctit.cdisc.adam import ROW_ID, adam_datasets
 from ctit.cdisc.adam_writer import write_adam
+from ctit.cdisc.mapping import load_mapping
 from ctit.cdisc.metadata import variable
 from ctit.protocol import load_protocol
 from ctit.readers import read_study
@@ -81,6 +82,72 @@ def test_adlb_grades_are_the_engines(example_adam) -> None:  # type: ignore[no-u
     base = lb[(lb.PARAMCD == "PLAT") & (lb.ABLFL == "Y")].set_index("USUBJID").BASE
     inc = results.patients[results.patients.included.astype(bool)].set_index("patient_id")
     assert (base.loc[inc.index].astype(float) == inc.baseline_plt.astype(float)).all()
+
+
+def _adlb_vs_engine(datasets, results):  # type: ignore[no-untyped-def]
+    """ADLB joined, per lab record, to the engine's graded rows: LBSEQ is the record's order
+    within the subject (by day, then input row) for a CSV study (docs/cdisc.md)."""
+    g = results.derivations.graded_labs
+    rows = g.drop_duplicates(ROW_ID).sort_values(["patient_id", "day", "source_row"]).copy()
+    rows["LBSEQ"] = rows.groupby("patient_id").cumcount() + 1
+    for direction in ("L", "H"):
+        part = g[g.direction == direction].drop_duplicates(ROW_ID).set_index(ROW_ID).grade
+        rows[f"grade_{direction}"] = rows[ROW_ID].map(part)
+    rows["USUBJID"] = rows.patient_id.astype(str)
+    lb = datasets["ADLB"]
+    m = lb.merge(rows, on=["USUBJID", "LBSEQ"], how="outer", validate="one_to_one", indicator=True)
+    assert (m._merge == "both").all()
+    return m
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    a, b = a.astype("Float64"), b.astype("Float64")
+    return bool(((a == b).fillna(False) | (a.isna() & b.isna())).all())
+
+
+def test_adlb_row_by_row_with_graded_labs(example_adam) -> None:  # type: ignore[no-untyped-def]
+    datasets, results, _ = example_adam
+    m = _adlb_vs_engine(datasets, results)
+    codes = load_mapping()["lab_codes"]
+    assert (m.PARAMCD == m.test.map(lambda t: codes[t][0])).all()
+    assert _same(m.PRTDY, m.day)
+    assert _same(m.AVAL, m.value.astype("Float64").where(m.unit.notna()))
+    # Reference ranges are the limits the grades were decided with (protocol defaults included).
+    assert _same(m.ANRLO, m.lln_applied) and _same(m.ANRHI, m.uln_applied)
+    assert _same(m.ATOXGRL, m.grade_L) and _same(m.ATOXGRH, m.grade_H)
+    # Rows without their own LLN carry the protocol's default (the P01 day -14 case).
+    plt_default = m[(m.test == "PLT") & m.lln.isna()]
+    assert len(plt_default) and (plt_default.ANRLO == results.protocol.default_platelet_lln).all()
+    # ANRIND against the applied limits; empty only without a value or without any limit.
+    aval, lo, hi = m.AVAL.astype(float), m.ANRLO.astype(float), m.ANRHI.astype(float)
+    expected = pd.Series("NORMAL", index=m.index, dtype=object)
+    expected[aval < lo] = "LOW"
+    expected[aval > hi] = "HIGH"
+    expected[m.AVAL.isna() | (m.ANRLO.isna() & m.ANRHI.isna())] = None
+    assert (m.ANRIND.fillna("-") == expected.fillna("-")).all()
+    # A graded low platelet count is below the LLN it was graded against.
+    plat = m[m.PARAMCD == "PLAT"]
+    assert (plat.ATOXGRL.astype("Float64") >= 1).fillna(False).sum() > 0
+    assert (plat.ANRIND[(plat.ATOXGRL.astype("Float64") >= 1).fillna(False)] == "LOW").all()
+    # BNRIND: BASE against the applied limits (of the baseline record).
+    base = m[m.BASE.notna()]
+    assert base.BNRIND.notna().all()
+    plat_base = base[base.PARAMCD == "PLAT"]
+    assert (plat_base.BNRIND == ["LOW" if b < lo_ else "NORMAL" for b, lo_ in
+                                 zip(plat_base.BASE.astype(float), plat_base.ANRLO.astype(float))]).all()
+
+
+def test_adlb_anl01fl_is_the_engines_row_accounting(example_adam) -> None:  # type: ignore[no-untyped-def]
+    datasets, results, _ = example_adam
+    m = _adlb_vs_engine(datasets, results)
+    u = results.derivations.unused_rows
+    unused = set(u[u.table == "labs"].source_row.astype(int))
+    assert unused, "the example lists unused lab rows"
+    flagged = m.ANL01FL.eq("Y")
+    assert (flagged == ~m.source_row.astype(int).isin(unused)).all()
+    # Every ADLB record not analysed has a reason in unused_rows, and only those.
+    assert set(m.loc[~flagged, "source_row"].astype(int)) == unused
+    assert set(m.ANL01FL.dropna()) == {"Y"}
 
 
 def test_admiral_agreement(shared_data: Path, tmp_path: Path) -> None:

@@ -78,6 +78,16 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     return out
 
 
+def _nrind(value: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """LOW below `lo`, HIGH above `hi`, else NORMAL; null without a value or without any limit."""
+    out = pd.Series([None] * len(value), index=value.index, dtype="object")
+    known = value.notna() & (lo.notna() | hi.notna())
+    out[known] = "NORMAL"
+    out[(known & lo.notna() & (value < lo)).fillna(False).astype(bool)] = "LOW"
+    out[(known & hi.notna() & (value > hi)).fillna(False).astype(bool)] = "HIGH"
+    return out
+
+
 def _baseline_flags(labs: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
     """ABLFL: the record the engine took each baseline from: platelets the section-3
     baseline (`baseline_plt_day`, `baseline_plt`), other tests the section-9 grading baseline
@@ -98,7 +108,6 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
          mapping: dict[str, Any]) -> pd.DataFrame:
     """ADLB: one row per lab record, the engine's CTCAE grades as ATOXGRL/ATOXGRH (BDS)."""
     g = r.derivations.graded_labs
-    p = r.protocol
     first = g.drop_duplicates(ROW_ID).set_index(ROW_ID).sort_index()
     labs = first.reset_index()
     by_dir = {}
@@ -116,17 +125,19 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     # BASE: platelets the protocol baseline (section 3, the ABLFL record); other tests the
     # engine's grading baseline (section 9) exactly as it was graded with.
     base = plt_base.where(labs.test == "PLT", labs.baseline_value.astype("Float64"))
-    base_lo = pd.Series([base_rows.lln.get(k) if k in base_rows.index else None for k in key], index=labs.index, dtype="Float64")
-    base_hi = pd.Series([base_rows.uln.get(k) if k in base_rows.index else None for k in key], index=labs.index, dtype="Float64")
-    bnrind = pd.Series([None] * len(labs), index=labs.index, dtype="object")
-    has = base.notna()
-    bnrind[has] = "NORMAL"
-    bnrind[has & base_lo.notna() & (base < base_lo)] = "LOW"
-    bnrind[has & base_hi.notna() & (base > base_hi)] = "HIGH"
-    anrind = pd.Series(["NORMAL"] * len(labs), index=labs.index, dtype="object")
-    anrind[labs.lln.notna() & (labs.value < labs.lln)] = "LOW"
-    anrind[labs.uln.notna() & (labs.value > labs.uln)] = "HIGH"
-    anrind[labs.value.isna()] = None
+    # Reference ranges: the limits the engine graded with (`lln_applied` / `uln_applied`: the
+    # row's own, else the protocol default), so ANRIND agrees with ATOXGRL/ATOXGRH.
+    lo = labs.lln_applied.astype("Float64")
+    hi = labs.uln_applied.astype("Float64")
+    anrind = _nrind(labs.value.astype("Float64").where(labs.unit.notna()), lo, hi)
+    # BNRIND: BASE against the applied limits of the ABLFL record; without one (a baseline
+    # given as a column), against the row's own applied limits.
+    base_lo = pd.Series([base_rows.lln_applied.get(k) if k in base_rows.index else None for k in key],
+                        index=labs.index, dtype="Float64")
+    base_hi = pd.Series([base_rows.uln_applied.get(k) if k in base_rows.index else None for k in key],
+                        index=labs.index, dtype="Float64")
+    has_base_record = pd.Series([k in base_rows.index for k in key], index=labs.index)
+    bnrind = _nrind(base, base_lo.where(has_base_record, lo), base_hi.where(has_base_record, hi))
 
     def term(direction: str, column: str) -> pd.Series:
         s = by_dir[direction][column]
@@ -134,13 +145,13 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
 
     grade_l, grade_h = term("L", "grade"), term("H", "grade")
     base_id = pd.Series([base_rows[ROW_ID].get(k) if k in base_rows.index else None for k in key], index=labs.index)
-    first_day = labs.patient_id.map(pts.first_drug_day)
     teae_end = labs.patient_id.map(pts.teae_end_day).astype("Float64")
     ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
-    lookback = max(p.baseline_lookback_days, p.nadir_lookback_days)
-    anl = first_day.notna() & (
-        ((labs.test == "PLT") & labs.day.between(-lookback, p.followup_end_day))
-        | (labs.test.isin(["ALT", "AST"]) & (ablfl | ontrt)))
+    # ANL01FL: the engine's row accounting. A record is analysed unless the engine lists its
+    # input row as unused (`derivations.unused_rows`, table "labs", with the reason).
+    unused = r.derivations.unused_rows
+    unused_labs = set(unused.loc[unused.table == "labs", "source_row"].astype(int))
+    anl = ~labs.source_row.astype("Int64").isin(unused_labs).fillna(False).astype(bool)
     seq = labs["sdtm_seq"] if "sdtm_seq" in labs.columns else pd.Series(pd.NA, index=labs.index)
     seq = pd.to_numeric(seq, errors="coerce")
     fallback = labs.sort_values(["patient_id", "day", "source_row"]).groupby("patient_id").cumcount() + 1
@@ -155,7 +166,7 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         "AVALU": labs.unit,
         "ADT": _date(anchor, labs.patient_id, labs.day), "ADY": _ady(labs.day), "PRTDY": labs.day,
         "ABLFL": _yn(ablfl), "BASE": base, "CHG": labs.value.astype("Float64") - base,
-        "ANRLO": labs.lln.astype("Float64"), "ANRHI": labs.uln.astype("Float64"),
+        "ANRLO": lo, "ANRHI": hi,
         "ANRIND": anrind, "BNRIND": bnrind,
         "ATOXDSCL": term("L", "term"), "ATOXDSCH": term("H", "term"),
         "ATOXGRL": grade_l, "ATOXGRH": grade_h,
