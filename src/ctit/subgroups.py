@@ -15,9 +15,11 @@ import pandas as pd
 from ctit.protocol import Protocol
 from ctit.stats import clopper_pearson
 
-# Primary site from a free-text tumor type: the first keyword found wins. Order matters
-# ("small cell lung" before anything else that might match "lung"). Unmatched types are
-# kept as written, so nothing is hidden in an "other" bucket.
+# Primary site from a free-text tumor type: the keyword that occurs EARLIEST in the text wins
+# (the primary site is named first: "breast cancer with lung metastases" is Breast); of two
+# keywords starting at the same place, the longer ("colorectal" over "colon"). Order in this
+# table does not matter. Unmatched types are kept as written, so nothing is hidden in an
+# "other" bucket.
 TUMOR_SITES: tuple[tuple[str, str], ...] = (
     ("lung", "Lung"), ("breast", "Breast"), ("gastric", "Gastric"), ("stomach", "Gastric"),
     ("colorectal", "Colorectal"), ("colon", "Colorectal"), ("rectal", "Colorectal"),
@@ -27,31 +29,35 @@ TUMOR_SITES: tuple[tuple[str, str], ...] = (
     ("oesophag", "Esophageal"),
 )
 
-NOT_RECORDED = "not recorded"
+NOT_RECORDED = "Not recorded"
+
+
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and pd.isna(x)) or x is pd.NA or not str(x).strip()
 
 
 def tumor_site(tumor_type: Any) -> str:
-    """Primary tumor site of a free-text tumor type (see TUMOR_SITES)."""
-    if tumor_type is None or (isinstance(tumor_type, float) and pd.isna(tumor_type)):
+    """Primary tumor site of a free-text tumor type (see TUMOR_SITES): the earliest keyword."""
+    if _missing(tumor_type):
         return NOT_RECORDED
     text = str(tumor_type).strip()
     low = text.lower()
-    for key, site in TUMOR_SITES:
-        if key in low:
-            return site
-    return text or NOT_RECORDED
+    found = [(low.find(key), -len(key), site) for key, site in TUMOR_SITES if key in low]
+    return min(found)[2] if found else text
 
 
-def _tpo_ra_agent(agents: Any) -> str:
-    """The prior TPO-RA as recorded; a switch within the qualifying course reads 'A + B'."""
-    if agents is None or (isinstance(agents, float) and pd.isna(agents)) or not str(agents).strip():
+def tpo_ra_agent(agents: Any) -> str:
+    """The prior TPO-RA of the qualifying course as reported everywhere (Table 1, subgroups):
+    the engine's comma-joined agents; a switch within the course reads 'A + B'; no agent
+    (missing or empty) is NOT_RECORDED."""
+    if _missing(agents):
         return NOT_RECORDED
     parts = [a.strip() for a in str(agents).split(",") if a.strip()]
-    return " + ".join(parts)
+    return " + ".join(parts) if parts else NOT_RECORDED
 
 
 def _baseline_grade(grade: Any) -> str:
-    if grade is None or (isinstance(grade, float) and pd.isna(grade)):
+    if _missing(grade):
         return NOT_RECORDED
     return "Grade 4" if int(grade) >= 4 else "Grade 2-3"
 
@@ -59,7 +65,7 @@ def _baseline_grade(grade: Any) -> str:
 # Subgroup variables: (key, label, function of a patient row giving its level).
 SUBGROUP_VARIABLES: tuple[tuple[str, str, Callable[[pd.Series], str]], ...] = (
     ("tumor_site", "Tumor site", lambda r: tumor_site(r.get("tumor_type"))),
-    ("prior_tpo_ra", "Prior TPO-RA", lambda r: _tpo_ra_agent(r.get("prior_tpo_ra_agents"))),
+    ("prior_tpo_ra", "Prior TPO-RA", lambda r: tpo_ra_agent(r.get("prior_tpo_ra_agents"))),
     ("baseline_grade", "Baseline platelet grade", lambda r: _baseline_grade(r.get("baseline_grade"))),
 )
 
