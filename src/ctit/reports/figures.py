@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
-from ctit.reports.tables import NE, best_change, fmt_ci, fmt_num, fmt_p
+from ctit.reports.tables import NE, fmt_ci, fmt_num, fmt_p
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 # Okabe-Ito colours: distinguishable with colour-vision deficiency and in greyscale print.
 RESPONSE_COLORS = {"CR": "#0072B2", "PR": "#E69F00", "NR": "#7F7F7F", "NE": "#CC79A7"}
 RESPONSE_ORDER = ("CR", "PR", "NR", "NE")
-GRADE_LINES = (25, 50, 75, 100)
 PLT_LABEL = "Platelet count (\u00d710\u2079/L)"
 DPI = 300
 
@@ -52,6 +51,11 @@ class RenderedFigure:
 def _included(results: StudyResults) -> pd.DataFrame:
     p = results.patients
     return p[p.included.astype(bool)]
+
+
+def _level(results: StudyResults) -> str:
+    """The confidence level in percent (protocol `ci_level`)."""
+    return fmt_num(100 * results.protocol.ci_level)
 
 
 def _color(resp: Any) -> str:
@@ -81,11 +85,38 @@ def _response_legend(ax: Axes, present: list[str], **kw: Any) -> None:
         ax.legend(handles=handles, frameon=False, title="Best response", title_fontsize=7, **kw)
 
 
-def _platelets(results: StudyResults, lo: int) -> pd.DataFrame:
+def _abs_platelet_bounds(results: StudyResults) -> list[float]:
+    """The absolute thresholds (x10^9/L) of the CTCAE criteria table's platelet rules."""
+    from ctit.engine.grading import load_criteria
+
+    terms = load_criteria(results.protocol.ctcae_version).for_test("PLT")
+    return sorted({float(b.factor) for term in terms for rule in term.lab_rules
+                   for b in (rule.lower, rule.upper) if b is not None and b.reference == "abs"})
+
+
+def grade_lines(results: StudyResults) -> tuple[float, ...]:
+    """The platelet grade boundaries (x10^9/L) drawn as reference lines: the absolute
+    thresholds of the CTCAE criteria table and the protocol's default LLN (grade 1 below it)."""
+    return tuple(sorted({*_abs_platelet_bounds(results), float(results.protocol.default_platelet_lln)}))
+
+
+def _grade_lines_text(results: StudyResults) -> str:
+    levels = [fmt_num(x) for x in _abs_platelet_bounds(results)]
+    listed = (", ".join(levels[:-1]) + " and " + levels[-1]) if len(levels) > 1 else "".join(levels)
+    p = results.protocol
+    return (f"CTCAE v{p.ctcae_version} grade boundaries at {listed} \u00d710\u2079/L and the default lower "
+            f"limit of normal, {fmt_num(p.default_platelet_lln)} \u00d710\u2079/L")
+
+
+def _platelets(results: StudyResults) -> pd.DataFrame:
+    """The platelet counts of included patients that the analysis uses: every PLT row the
+    engine does not list as unused (`derivations.unused_rows`), so the window is the engine's."""
     labs = results.derivations.graded_labs
+    unused = results.derivations.unused_rows
+    unused_rows = set(unused.loc[unused.table == "labs", "source_row"].astype(int))
     inc = _included(results)
     rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
-    rows = rows[(rows.day.astype(float) >= lo) & (rows.day.astype(float) <= results.protocol.followup_end_day)]
+    rows = rows[~rows.source_row.astype("Int64").isin(unused_rows).fillna(False).astype(bool)]
     return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "day": rows.day.astype(int),
                          "value": rows.value.astype(float)})
 
@@ -114,24 +145,25 @@ def fig_trajectories(results: StudyResults) -> Figure:
     median and IQR, and the CTCAE grade boundaries."""
     p = results.protocol
     fig, ax = _new(6.5, 3.6)
-    rows = _platelets(results, -p.nadir_lookback_days)
+    rows = _platelets(results)
     if rows.empty:
         not_estimable(ax, "no platelet counts for included patients")
         return fig
     resp = _included(results).set_index(_included(results).patient_id.astype(str)).best_response
     for pid, r in rows.sort_values("day").groupby("patient_id"):
         ax.plot(r.day, r.value, color=_color(resp.get(pid)), alpha=.35, lw=.8, marker="o", ms=1.5)
-    centres = list(range(-7 * (p.nadir_lookback_days // 7), p.followup_end_day + 1, 7))
-    prof = weekly_profile(rows, centres, 3)
+    first_day = int(rows.day.min())
+    centres = list(range(-7 * (-first_day // 7) if first_day < 0 else 0, p.followup_end_day + 1, 7))
+    prof = weekly_profile(rows, centres, p.landmark_window_days)
     if not prof.empty:
         ax.fill_between(prof.day, prof.q1, prof.q3, color="black", alpha=.12, lw=0, label="IQR")
         ax.plot(prof.day, prof["median"], color="black", lw=2, marker="o", ms=3, label="Median")
     else:
         ax.text(.02, .95, "Median and IQR not estimable (fewer than 3 patients per visit)",
                 transform=ax.transAxes, fontsize=7, va="top")
-    for level in GRADE_LINES:
+    for level in grade_lines(results):
         ax.axhline(level, color="#B2182B", lw=.6, ls="--", zorder=0)
-        ax.text(1.005, level, f"{level}", transform=ax.get_yaxis_transform(), fontsize=6, color="#B2182B",
+        ax.text(1.005, level, fmt_num(level), transform=ax.get_yaxis_transform(), fontsize=6, color="#B2182B",
                 va="center")
     ax.axvline(0, color="#555", lw=.8)
     ax.set_xlim(rows.day.min() - 1, p.followup_end_day + 1)
@@ -176,7 +208,7 @@ def fig_paired(results: StudyResults) -> Figure:
         ax.set_xlim(-.25, 1.25)
         ax.set_title(f"Day {d} (n = {m['n_pairs']})\nmedian change {fmt_num(m['median_change'])}; "
                      f"P = {fmt_p(m['p_value'])}", fontsize=8)
-        for level in GRADE_LINES:
+        for level in grade_lines(results):
             ax.axhline(level, color="#B2182B", lw=.5, ls="--", zorder=0)
     axes[0].set_ylabel(PLT_LABEL)
     if top:
@@ -186,6 +218,19 @@ def fig_paired(results: StudyResults) -> Figure:
 
 
 # ---------------------------------------------------------------- Figure: swimmer
+
+def swimmer_left(results: StudyResults) -> int:
+    """First day of the swimmer's axis: the earliest prior TPO-RA course start of the included
+    patients, rounded down to a whole week, at least one week before day 0; never earlier than
+    minus the follow-up (day \u2212followup_end_day), so a long prior course cannot squeeze the
+    treatment period (such a course is drawn from the axis start)."""
+    courses = results.derivations.tpo_ra_courses
+    ids = set(_included(results).patient_id.astype(str))
+    starts = courses.loc[courses.patient_id.astype(str).isin(ids), "course_start"].dropna().astype(float)
+    earliest = float(starts.min()) if len(starts) else -7.0
+    left = -7 * int(np.ceil(-min(earliest, -7.0) / 7))
+    return max(left, -7 * int(np.ceil(results.protocol.followup_end_day / 7)))
+
 
 def fig_swimmer(results: StudyResults) -> Figure:
     """One lane per included patient: prior TPO-RA, ATRA exposure coloured by best response,
@@ -206,7 +251,7 @@ def fig_swimmer(results: StudyResults) -> Figure:
     inc = inc.sort_values(["_rank", "_onset", "patient_id"], ascending=[False, False, False])
     lane = {str(pid): i for i, pid in enumerate(inc.patient_id)}
     ids = set(lane)
-    left = -28
+    left = swimmer_left(results)
     st = results.study
     # Prior TPO-RA courses (merged as the eligibility rule merges them).
     courses = results.derivations.tpo_ra_courses
@@ -216,11 +261,13 @@ def fig_swimmer(results: StudyResults) -> Figure:
         if end >= start:
             ax.barh(lane[str(c.patient_id)], end - start + 1, left=start, height=.45, color="#BBBBBB",
                     edgecolor="none")
-    # ATRA exposure: every study-drug record; an open end runs to the planned end.
+    # ATRA exposure: every study-drug record; an open end runs to the engine's last
+    # study-drug day of the patient (which took it as the planned end, section 9).
     ex = st.exposures[(st.exposures.role == "study_drug") & st.exposures.patient_id.isin(ids)]
     resp = inc.set_index(inc.patient_id.astype(str)).best_response
+    last_day = inc.set_index(inc.patient_id.astype(str)).last_drug_day
     for _, e in ex.iterrows():
-        end = p.planned_treatment_days - 1 if pd.isna(e.end_day) else float(e.end_day)
+        end = float(last_day.get(str(e.patient_id))) if pd.isna(e.end_day) else float(e.end_day)
         ax.barh(lane[str(e.patient_id)], end - float(e.start_day) + 1, left=float(e.start_day), height=.6,
                 color=_color(resp.get(str(e.patient_id))), alpha=.85, edgecolor="none")
     tr = st.transfusions
@@ -291,7 +338,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     lo = [0.0] + [np.nan if r.upper is None else 1 - r.upper for r in km.table]
     hi = [0.0] + [np.nan if r.lower is None else 1 - r.lower for r in km.table]
     color = RESPONSE_COLORS["CR"]
-    ax.fill_between(t, lo, hi, step="post", color=color, alpha=.15, lw=0, label="95% CI (log-log)")
+    ax.fill_between(t, lo, hi, step="post", color=color, alpha=.15, lw=0, label=f"{_level(results)}% CI (log-log)")
     ax.step(t, inc, where="post", color=color, lw=1.8, label="1 \u2212 Kaplan-Meier")
     cens = [r for r in km.table if r.n_censor]
     ax.scatter([r.time for r in cens], [1 - r.surv for r in cens], marker="|", s=30, color=color,
@@ -302,7 +349,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
         ax.axvline(tt["km_median"], color="#555", lw=.6, ls=":")
     median = (f"{fmt_num(tt['km_median'])} days" if tt["km_median"] is not None
               else f"{NE} (incidence stays below 50%)")
-    text = f"Median time to CR (KM): {median}\n95% CI: {fmt_ci(tt['km_ci95_low'], tt['km_ci95_high'])}"
+    text = f"Median time to CR (KM): {median}\n{_level(results)}% CI: {fmt_ci(tt['km_ci95_low'], tt['km_ci95_high'])}"
     if km.n_events == 0:
         text = f"No CR observed: cumulative incidence 0\nmedian time to CR {NE}"
     ax.text(.02, .97, text, transform=ax.transAxes, va="top", fontsize=7)
@@ -328,7 +375,11 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
 def fig_waterfall(results: StudyResults) -> Figure:
     """Best platelet change from baseline per included patient, coloured by best response."""
     fig, ax = _new(6.5, 3.2)
-    df = best_change(results)
+    inc = _included(results)
+    df = inc[inc.best_change.notna()]
+    df = pd.DataFrame({"patient_id": df.patient_id.astype(str), "change": df.best_change.astype(float),
+                       "best_response": df.best_response.astype(str)})
+    df = df.sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
     if df.empty:
         not_estimable(ax, "no included patient with a platelet count after day 0")
         return fig
@@ -340,7 +391,7 @@ def fig_waterfall(results: StudyResults) -> Figure:
     ax.set_xlim(-.8, max(len(df), 10) - .2)
     ax.set_ylabel("Best change from baseline (\u00d710\u2079/L)")
     ax.set_xlabel("Patient")
-    missing = int(len(_included(results)) - len(df))
+    missing = int(len(inc) - len(df))
     if missing:
         ax.set_title(f"{missing} included patient(s) without a post-baseline count not shown", fontsize=7,
                      loc="left")
@@ -387,7 +438,7 @@ def fig_forest(results: StudyResults) -> Figure:
             tick.set_fontweight("bold")
     ax.set_xlim(-2, 114)
     ax.set_xticks(range(0, 101, 20))
-    ax.set_xlabel("Overall response rate, % (exact 95% CI)")
+    ax.set_xlabel(f"Overall response rate, % (exact {_level(results)}% CI)")
     ax.text(102, y[0] + .9, "R/n", fontsize=7, va="bottom")
     ax.set_ylim(-.7, len(labels) - .1)
     ax.tick_params(axis="y", length=0)
@@ -401,20 +452,21 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
     ("trajectories", "Platelet counts over time", fig_trajectories, lambda r: (
         "Individual platelet courses of the included patients (thin lines, coloured by best response) with the "
         "median (black) and interquartile range (grey band) of each patient's count closest to each weekly visit "
-        "(\u00b13 days). Dashed lines: CTCAE v5.0 grade boundaries at 25, 50, 75 and 100 \u00d710\u2079/L.")),
+        f"(\u00b1{r.protocol.landmark_window_days} days, the landmark window; at least 3 patients). Dashed lines: "
+        f"{_grade_lines_text(r)}.")),
     ("paired", "Platelet count at baseline and landmark days", fig_paired, lambda r: (
         "Each line joins one patient's baseline count to the landmark count (closest within "
         f"\u00b1{r.protocol.landmark_window_days} days). P: two-sided Wilcoxon signed-rank test.")),
     ("forest", "Overall response rate by subgroup (exploratory)", fig_forest, lambda r: (
-        "ORR (square) with its exact Clopper-Pearson 95% CI per subgroup; dashed line: ORR of all included "
+        f"ORR (square) with its exact Clopper-Pearson {_level(r)}% CI per subgroup; dashed line: ORR of all included "
         "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test.")),
     ("swimmer", "Treatment course per patient", fig_swimmer, lambda r: (
         "One lane per included patient, sorted by best response and onset: prior TPO-RA course (grey, shown from "
-        "day \u221228), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), WHO bleeding "
-        "grade \u2265 2 (\u2716), onset of the CR (\u2605) and PR (\u25c6) sustained windows.")),
+        f"day \u2212{-swimmer_left(r)}), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), "
+        "WHO bleeding grade \u2265 2 (\u2716), onset of the CR (\u2605) and PR (\u25c6) sustained windows.")),
     ("cumulative_cr", "Cumulative incidence of complete response", fig_cumulative_cr, lambda r: (
         "1 \u2212 Kaplan-Meier estimate of time to CR over all included patients (censoring at the last platelet "
-        "count), with the pointwise log-log 95% CI; numbers at risk below the axis.")),
+        f"count), with the pointwise log-log {_level(r)}% CI; numbers at risk below the axis.")),
     ("waterfall", "Best platelet change from baseline", fig_waterfall, lambda r: (
         f"Highest platelet count on days 1-{r.protocol.followup_end_day} minus the baseline count, per included "
         "patient, coloured by best response.")),

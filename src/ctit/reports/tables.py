@@ -1,10 +1,12 @@
 """Report content, built once: every table (header, rows, footnotes) and paragraph that the
 HTML, DOCX and XLSX renderers format.
 
-Numbers come from the `StudyResults` object. The only values computed here are per-patient
-descriptive counts for Table 1 and the listings (how many patients are male, have a prior
-drug, ...) and the figures' per-patient helpers; every statistic (rates, CIs, tests, medians
-of the outcomes) is read from the results, never recomputed.
+Numbers come from the `StudyResults` object. Every per-patient value (prior anticancer
+drugs, baseline bleeding, dose, best change, ...) is the engine's, from `results.patients`;
+the only values computed here are descriptive counts and medians of those over the included
+patients for Table 1 (how many are male, had a prior drug, ...). Every statistic (rates, CIs,
+tests, medians of the outcomes) is read from the results, never recomputed, and no window or
+rule is re-derived: protocol values appear only as read from `results.protocol`.
 """
 
 from __future__ import annotations
@@ -153,39 +155,41 @@ def attrition_table(results: StudyResults) -> ReportTable:
 
 # ---------------------------------------------------------------- Table 1
 
-def prior_anticancer(results: StudyResults) -> pd.DataFrame:
-    """Anticancer exposures that started before day 0, for included patients (one row per
-    patient and drug)."""
-    ex = results.study.exposures
-    inc = set(_included(results).patient_id)
-    rows = ex[(ex.role == "anticancer") & ex.start_day.notna() & ex.patient_id.isin(inc)]
-    rows = rows[rows.start_day.astype(float) < 0]
-    name = rows.drug_name.where(rows.drug_name.notna(), rows.drug).astype(str)
-    return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "drug": name}).drop_duplicates()
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and pd.isna(x)) or x is pd.NA
 
 
-def baseline_bleeding_grade(results: StudyResults) -> pd.Series:
-    """Highest WHO bleeding grade assessed on days <= 0, per included patient (None: none)."""
-    b = results.study.bleeding
-    inc = _included(results).patient_id.astype(str)
-    b = b[b.day.notna() & (b.day.astype(float) <= 0) & b.who_grade.notna()]
-    worst = b.groupby(b.patient_id.astype(str)).who_grade.max()
-    return inc.map(worst).set_axis(inc.values)
+def prior_anticancer_drugs(patients: pd.DataFrame) -> pd.DataFrame:
+    """The engine's `prior_anticancer` (dictionary names of the anticancer drugs started
+    before day 0, comma-joined) as one row per patient and drug, for counting."""
+    rows = [(str(pid), d.strip()) for pid, drugs in zip(patients.patient_id, patients.prior_anticancer)
+            if not _missing(drugs) for d in str(drugs).split(", ") if d.strip()]
+    return pd.DataFrame(rows, columns=["patient_id", "drug"]).drop_duplicates()
+
+
+def _bleeding_level(grade: Any) -> str:
+    return "No assessment" if _missing(grade) else f"WHO grade {int(grade)}"
+
+
+def _pct_values(values: list[Any]) -> list[Any]:
+    return [None if _missing(v) else 100 * float(v) for v in values]
 
 
 def table1(results: StudyResults) -> ReportTable:
-    """Baseline characteristics of the included patients."""
-    from ctit.subgroups import tumor_site
+    """Baseline characteristics and ATRA dose of the included patients. Every per-patient
+    value is the engine's (`results.patients`); only the counts and medians are taken here."""
+    from ctit.subgroups import tpo_ra_agent, tumor_site
 
     inc = _included(results)
     n = len(inc)
+    p = results.protocol
     rows: list[Row] = [_median_range_row("Age", inc.age_years.tolist(), ", years")]
     sex = inc.sex.map(lambda s: {"M": "Male", "F": "Female"}.get(str(s).upper(), "Not recorded")
                       if s is not None else "Not recorded")
     rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()])
     rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n)
 
-    prior = prior_anticancer(results)
+    prior = prior_anticancer_drugs(inc)
     with_prior = prior.patient_id.nunique()
     rows.append(Row(["Prior anticancer therapy before day 0, n (%)",
                      fmt_n_pct(with_prior, _pct_of(with_prior, n))]))
@@ -193,9 +197,7 @@ def table1(results: StudyResults) -> ReportTable:
     per_drug = prior.groupby("drug").patient_id.nunique().sort_index().sort_values(ascending=False, kind="stable")
     rows += [Row([d, fmt_n_pct(int(k), _pct_of(int(k), n))], level=1) for d, k in per_drug.items()]
 
-    agents = inc.prior_tpo_ra_agents.map(lambda a: " + ".join(x.strip() for x in str(a).split(","))
-                                         if a is not None else "Not recorded")
-    rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", agents, n)
+    rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", inc.prior_tpo_ra_agents.map(tpo_ra_agent), n)
     rows.append(_median_range_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days"))
 
     b = results.baseline_platelets
@@ -206,22 +208,35 @@ def table1(results: StudyResults) -> ReportTable:
     grade = inc.nadir_grade.map(lambda g: f"Grade {int(g)}" if g is not None else "Not recorded")
     rows += _counts_rows("Nadir platelet grade (CTCAE v5.0), n (%)", grade, n,
                          sorted(grade.unique(), reverse=True))
-    bleed = baseline_bleeding_grade(results).map(
-        lambda g: "No assessment" if g is None or pd.isna(g) else ("WHO grade 0" if int(g) == 0 else
-                                                                     f"WHO grade {int(g)}"))
-    rows += _counts_rows("Bleeding at baseline (worst WHO grade, days \u2264 0), n (%)", bleed, n,
+    bleed = inc.baseline_bleeding_grade.map(_bleeding_level)
+    rows += _counts_rows("Bleeding at baseline (worst WHO grade), n (%)", bleed, n,
                          sorted(bleed.unique(), key=lambda s: (s == "No assessment", s)))
     rows.append(_median_range_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2"))
-    rows.append(_median_range_row("Planned ATRA daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"))
-    p = results.protocol
+    rows.append(Row(["ATRA dose"], group=True))
+    dose_rows = [
+        _median_range_row("Planned daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"),
+        _median_range_row("Recorded daily dose", inc.recorded_daily_dose_mg.tolist(), ", mg"),
+        _median_range_row("Relative dose intensity", _pct_values(inc.relative_dose_intensity.tolist()), ", %"),
+        _median_range_row("Treatment days", inc.treatment_days.tolist()),
+    ]
+    for r in dose_rows:
+        r.level = 1
+    rows += dose_rows
     return ReportTable("table1", f"Baseline characteristics of the included patients (N = {n})",
                        ["Characteristic", f"Patients (N = {n})"], rows, [
                            f"Baseline: last platelet count on days \u2212{p.baseline_lookback_days} to 0; nadir: "
                            f"lowest count on days \u2212{p.nadir_lookback_days} to 0; day 0 is the first ATRA dose.",
-                           "Prior TPO-RA: the qualifying course before day 0 (agents joined by + when switched "
-                           "within the course). Body surface area: Mosteller. Planned dose: "
+                           "Prior anticancer therapy: anticancer drugs started before day 0. Prior TPO-RA: the "
+                           "qualifying course before day 0 (agents joined by + when switched within the course). "
+                           "Bleeding at baseline: worst WHO grade assessed on days "
+                           f"\u2212{p.baseline_bleeding_lookback_days} to 0 (no assessment: none in that window).",
+                           "Body surface area: Mosteller. Planned dose: "
                            f"{fmt_num(p.dose_mg_per_m2)} mg/m\u00b2 \u00d7 BSA rounded to "
-                           f"{fmt_num(p.dose_rounding_mg)} mg.",
+                           f"{fmt_num(p.dose_rounding_mg)} mg. Recorded daily dose: total recorded dose over the "
+                           "treatment days (interruptions count as no dose). Relative dose intensity: total recorded "
+                           f"dose over the planned daily dose \u00d7 {p.planned_treatment_days} planned days. "
+                           "Treatment days: last \u2212 first ATRA day + 1 (an open end taken as the planned end). "
+                           "[n = k]: patients with a value, when fewer than all.",
                            "Percentages of included patients. " + ABBREVIATIONS])
 
 
@@ -232,10 +247,15 @@ def response_table(results: StudyResults) -> ReportTable:
     level = fmt_num(100 * results.protocol.ci_level)
     rows = [Row([RESPONSE_LABELS[k], str(r[k]["n"]), fmt_pct(r[k]["pct"]),
                  fmt_ci(r[k]["ci95_low"], r[k]["ci95_high"])]) for k in ("cr", "pr", "nr", "ne", "orr")]
+    end = results.protocol.followup_end_day
+    ne = f"NE (not evaluable): an included patient without a platelet count on days 1 to {end}."
+    if r["ne"]["n"] == 0:
+        ne += (" Eligibility criterion 5 (protocol section 4) excludes every patient without such a count, so "
+               "no included patient can be NE; the row is shown for completeness.")
     return ReportTable("response", f"Best response (N = {r['n']})",
                        ["Response", "n", "%", f"{level}% CI"], rows, [
                            f"Exact (Clopper-Pearson) {level}% confidence intervals. Percentages of included patients.",
-                           "CR, PR and NR as defined in Methods; NE: included without any platelet count after day 0."])
+                           "CR, PR and NR as defined in Methods. " + ne])
 
 
 def landmark_table(results: StudyResults) -> ReportTable:
@@ -331,6 +351,8 @@ LISTING_COLUMNS = ["Patient", "Age/sex", "Tumor type", "Prior TPO-RA (days)", "B
 
 def patient_listing(results: StudyResults) -> ReportTable:
     """Every screened patient: key baseline values, best response and landmark counts."""
+    from ctit.subgroups import tpo_ra_agent
+
     days = results.protocol.landmark_days
     header = LISTING_COLUMNS + [f"PLT d{d}" for d in days] + ["Liver grade", "Status"]
 
@@ -339,7 +361,8 @@ def patient_listing(results: StudyResults) -> ReportTable:
 
     rows = []
     for _, p in results.patients.iterrows():
-        tpo = "" if p.prior_tpo_ra_agents is None else f"{p.prior_tpo_ra_agents} ({v(p.prior_tpo_ra_days)})"
+        tpo = ("" if _missing(p.prior_tpo_ra_agents)
+               else f"{tpo_ra_agent(p.prior_tpo_ra_agents)} ({v(p.prior_tpo_ra_days)})")
         age_sex = f"{v(p.age_years)}/{p.sex or ''}"
         status = "included" if bool(p.included) else "excluded: " + "; ".join(
             EXCLUSION_LABELS.get(r, r) for r in str(p.exclusion_reasons or "").split(";") if r)
@@ -416,26 +439,6 @@ def methods_text(results: StudyResults) -> str:
         "patients were counted once at their highest grade.",
     ]
     return " ".join(parts)
-
-
-# ---------------------------------------------------------------- per-patient helpers for figures
-
-def best_change(results: StudyResults) -> pd.DataFrame:
-    """Per included patient: highest platelet count on days [1, followup_end_day] minus the
-    baseline count (the waterfall's bar), with the best response. Patients without a
-    post-baseline count are left out (NE)."""
-    labs = results.derivations.graded_labs
-    inc = _included(results)
-    plt_rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
-    plt_rows = plt_rows[(plt_rows.day.astype(float) >= 1)
-                        & (plt_rows.day.astype(float) <= results.protocol.followup_end_day)]
-    best = plt_rows.groupby(plt_rows.patient_id.astype(str)).value.max().astype(float)
-    base = inc.set_index(inc.patient_id.astype(str))
-    df = pd.DataFrame({"patient_id": best.index, "best_plt": best.values})
-    df["baseline_plt"] = df.patient_id.map(base.baseline_plt).astype(float)
-    df["best_response"] = df.patient_id.map(base.best_response).astype(str)
-    df["change"] = df.best_plt - df.baseline_plt
-    return df.sort_values("change", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def report_tables(results: StudyResults) -> dict[str, ReportTable]:
