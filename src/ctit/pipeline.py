@@ -24,19 +24,28 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
     from ctit.sources import read_source
 
     show = sys.stdout.isatty() if progress is None else progress
+    formats = DEFAULT_FORMATS if formats is None else formats
     protocol = load_protocol(protocol_path, overrides)
-    if show:
-        from rich.console import Console
+    # Figure workers start first (before any thread exists, as fork wants), so the plotting
+    # stack loads on the other core while this one reads and derives.
+    if any(f in formats for f in ("html", "docx", "figures")):
+        from ctit.reports.figures import figure_pool
 
-        status = Console().status(f"Reading {study_path}")
+        workers = figure_pool()
     else:
-        status = nullcontext()
-    # The status spinner ends before the report's progress bar starts: rich shows one at a time.
-    with status as spinner:
-        study = read_source(Path(study_path), source)
-        if spinner is not None:
-            spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
-        results = analyze_study(study, protocol, con)
-    written = write_reports(results, Path(out), DEFAULT_FORMATS if formats is None else formats,
-                            progress=show)
+        workers = nullcontext()
+    with workers as pool:
+        if show:
+            from rich.console import Console
+
+            status = Console().status(f"Reading {study_path}")
+        else:
+            status = nullcontext()
+        # The spinner ends before the report's progress bar starts: rich shows one at a time.
+        with status as spinner:
+            study = read_source(Path(study_path), source)
+            if spinner is not None:
+                spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
+            results = analyze_study(study, protocol, con)
+        written = write_reports(results, Path(out), formats, progress=show, pool=pool)
     return results, written

@@ -28,11 +28,15 @@ def report(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    try:
-        results = load_results(out)
-    except StoreError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
-        raise typer.Exit(EXIT_NO_DATA)
-    written = write_reports(results, out, formats)
+    from ctit.reports.figures import figure_pool
+
+    # Workers first: they load the plotting stack while the saved results are read.
+    with figure_pool() as pool:
+        try:
+            results = load_results(out)
+        except StoreError as exc:
+            err_console.print(f"[red]error[/red] {exc}", highlight=False)
+            raise typer.Exit(EXIT_NO_DATA)
+        written = write_reports(results, out, formats, pool=pool)
     if not quiet:
         print_written(out, written)

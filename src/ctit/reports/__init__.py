@@ -66,10 +66,11 @@ def _progress(enabled: bool, total: int) -> Iterator[Step]:
 
 
 def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] = DEFAULT_FORMATS,
-                  progress: bool | None = None) -> list[Path]:
+                  progress: bool | None = None, pool: Any = None) -> list[Path]:
     """Write the contract's outputs, the re-render data and the requested formats into `out`.
 
-    `progress`: show a progress bar (default: only when stdout is a terminal).
+    `progress`: show a progress bar (default: only when stdout is a terminal). `pool`: figure
+    workers (`figures.figure_pool`); the figures are then drawn while the rest is written.
     """
     from ctit.reports.outputs import write_outputs
     from ctit.reports.store import save_store
@@ -81,34 +82,33 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
     need_png = "docx" in formats or "figures" in formats
     total = 2 + need_figures + sum(f in formats for f in ("html", "docx", "xlsx", "figures"))
     with _progress(show, total) as step:
+        figures_ready: Callable[[], list] = list
+        if need_figures:
+            from ctit.reports.figures import start_figures
+
+            figures_ready = start_figures(results, png=need_png, pool=pool)
         with step("results.json, patients.csv"):
             written = write_outputs(results, out)
         with step("data for `ctit report`"):
             save_store(results, out)
+        if "xlsx" in formats:
+            with step("listings.xlsx"):
+                from ctit.reports.xlsx import write_xlsx
+                written.append(write_xlsx(results, out))
         figures = []
         if need_figures:
             with step("figures"):
-                from ctit.reports.figures import render_figures
-
-                figures = render_figures(results, png=need_png)
+                figures = figures_ready()
         if "figures" in formats:
             with step("figures/*.png, *.svg"):
                 from ctit.reports.figures import write_figures
-
                 written += write_figures(figures, out)
         if "html" in formats:
             with step("report.html"):
                 from ctit.reports.html import write_html
-
                 written.append(write_html(results, out, figures))
         if "docx" in formats:
             with step("report.docx"):
                 from ctit.reports.docx import write_docx
-
                 written.append(write_docx(results, out, figures))
-        if "xlsx" in formats:
-            with step("listings.xlsx"):
-                from ctit.reports.xlsx import write_xlsx
-
-                written.append(write_xlsx(results, out))
     return written

@@ -9,6 +9,9 @@ the panel says "not estimable" and why, so no report ever has an empty axis or a
 from __future__ import annotations
 
 import io
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -501,42 +504,58 @@ def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
     return RenderedFigure(key, index + 1, title, caption(results), buf.getvalue(), text, _estimable(fig))
 
 
-# The forked workers inherit the results object from the parent instead of unpickling it.
-_TO_RENDER: tuple[StudyResults, bool] | None = None
+def _warm() -> None:
+    """Worker start-up: the plotting stack is imported once, while the parent still analyses."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot  # noqa: F401
 
 
-def _render_inherited(index: int) -> RenderedFigure:
-    assert _TO_RENDER is not None
-    results, png = _TO_RENDER
+def _render_task(task: tuple[bytes, int, bool]) -> RenderedFigure:
     import matplotlib.pyplot as plt
 
+    payload, index, png = task
     try:
-        return _render(results, index, png)
+        return _render(pickle.loads(payload), index, png)
     finally:
         plt.close("all")
 
 
-def render_figures(results: StudyResults, *, png: bool = True, workers: int | None = None) -> list[RenderedFigure]:
-    """Draw every figure once, as PNG (300 dpi) and SVG text; on a multi-core machine the
-    figures are drawn in forked worker processes, in the same order."""
+@contextmanager
+def figure_pool(workers: int | None = None) -> Iterator[Any]:
+    """Worker processes that draw the figures; `None` on one core or without fork.
+
+    Started before the analysis (by `ctit analyze`), they import matplotlib on the other core
+    while the analysis runs, then draw while the parent writes the other outputs.
+    """
     import multiprocessing
     import os
 
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot  # noqa: F401  (imported before forking, so workers need not)
-
     workers = min(len(FIGURES), os.cpu_count() or 1) if workers is None else workers
     if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_render(results, i, png) for i in range(len(FIGURES))]
-    global _TO_RENDER
-    _TO_RENDER = (results, png)
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_render_inherited, range(len(FIGURES)), chunksize=1)
-    finally:
-        _TO_RENDER = None
+        yield None
+        return
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_warm) as pool:
+        yield pool
+
+
+def start_figures(results: StudyResults, *, png: bool = True, pool: Any = None) -> Callable[[], list[RenderedFigure]]:
+    """Begin drawing every figure (PNG at 300 dpi and SVG text); the returned function waits
+    for them and gives them in report order. Without a pool they are drawn here and now."""
+    if pool is None:
+        _warm()
+        figures = [_render(results, i, png) for i in range(len(FIGURES))]
+        return lambda: figures
+    payload = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
+    job = pool.map_async(_render_task, [(payload, i, png) for i in range(len(FIGURES))], chunksize=1)
+    return job.get
+
+
+def render_figures(results: StudyResults, *, png: bool = True, workers: int | None = None) -> list[RenderedFigure]:
+    """Draw every figure, in worker processes on a multi-core machine."""
+    with figure_pool(workers) as pool:
+        return start_figures(results, png=png, pool=pool)()
 
 
 def write_figures(figures: list[RenderedFigure], out: Path) -> list[Path]:
