@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pandas as pd
 import pytest
@@ -277,26 +277,12 @@ def test_criteria_grammar_is_enforced(tmp_path: Path, field: str, bad: str, mess
     assert "row 2" in str(exc.value)
 
 
-def spark_table(con: Any, name: str, df: pd.DataFrame) -> Any:
-    """Load a frame with nulls into Spark via Arrow.
-
-    `ctit.engine.backend.table` hands Spark a pandas frame whose nullable columns hold
-    pd.NA, which Spark's schema inference rejects (CANNOT_MERGE_TYPE); PySpark 4 accepts
-    the Arrow table itself, nulls and all.
-    """
-    import pyarrow as pa
-
-    con._session.createDataFrame(pa.Table.from_pandas(df, preserve_index=False)) \
-        .createOrReplaceTempView(name)
-    return con.table(name)
-
-
 @pytest.mark.spark
 @pytest.mark.xdist_group("spark")
 def test_same_grades_on_pyspark(spark_con: object) -> None:
     df = cases_frame(CASES)
     expected = derive_lab_grades(table(connect(), "labs", df)).to_pandas()
-    got = derive_lab_grades(spark_table(spark_con, "ctit_grading_labs", df)).to_pandas()
+    got = derive_lab_grades(table(spark_con, "ctit_grading_labs", df)).to_pandas()
     key = ["patient_id", "direction"]
     expected = expected.sort_values(key).reset_index(drop=True)
     got = got.sort_values(key).reset_index(drop=True)

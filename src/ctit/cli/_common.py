@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import typer
@@ -49,10 +50,9 @@ def is_tty() -> bool:
     return sys.stdout.isatty()
 
 
-def print_written(out: "Path", written: "list[Path]") -> None:
+def print_written(out: Path, written: list[Path]) -> None:
     """One line for the files a command wrote: those in OUT by name, sub-folders by count."""
     from collections import Counter
-    from pathlib import Path
 
     out = Path(out)
     top, folders = [], Counter()

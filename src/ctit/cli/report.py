@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, err_console, print_written
+from ctit.cli._common import err_console, print_written
 
 EXIT_NO_DATA = 2
 

@@ -149,7 +149,7 @@ class _Translator:
                    else "a study day must be a whole number")
             self.log.error(tables.loc[i], msg, int(rows.loc[i]), var, text.loc[i])
         num = num.where(~bad)
-        return num.where(num < 0, num - 1).round().astype("Int64")
+        return num.map(lambda d: d if pd.isna(d) else study_day_to_day(int(d)), na_action="ignore").astype("Int64")
 
     def _add(self, table: str, dom: Domain, index: pd.Index, columns: dict[str, pd.Series],
              variables: dict[str, str], seq: pd.Series | None = None) -> None:
