@@ -47,3 +47,22 @@ def test_validate_from_sdtm(tmp_path: Path) -> None:
     r = runner.invoke(app, ["validate", str(tmp_path / "s"), "--from", "sdtm"])
     assert r.exit_code == 0, r.output
     assert "32 patients" in r.output
+
+
+def test_every_sdtm_row_is_used_or_listed(tmp_path: Path) -> None:
+    """Row accounting per SDTM domain file: the rows the reader could not map (e.g. tests ctit
+    does not know) and those no derivation uses are listed under their domain."""
+    runner = CliRunner()
+    assert runner.invoke(app, ["export", "sdtm", str(EXAMPLE), str(tmp_path / "sdtm")]).exit_code == 0
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["analyze", str(tmp_path / "sdtm"), "--from", "sdtm", "--out", str(out), "-q", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    results = json.loads((out / "results.json").read_text())
+    unused = pd.read_csv(out / "unused_rows.csv")
+    assert {f["table"] for f in results["inputs"]} >= {"DM", "EX", "LB"}
+    for f in results["inputs"]:
+        listed = unused[unused.table == f["table"]]
+        assert f["rows_used"] + len(listed) == f["rows"], f["name"]
+        assert not listed.source_row.duplicated().any()
+    # The example's LB has tests ctit grades but no result uses (e.g. HGB of excluded patients).
+    assert (unused.table == "LB").any()

@@ -178,10 +178,11 @@ def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, An
 
 
 def _inputs(study: Study, unused: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each input file with its rows, the rows a protocol result rests on, and SHA-256."""
+    """Each input file with its rows, the rows a result rests on (every row not listed as
+    unused, by the reader or the derivations), and SHA-256."""
     out = []
     for f in study.inputs:
-        n_unused = int((unused.table == f.table).sum()) if f.table in set(unused.table) else 0
+        n_unused = int((unused.table == f.table).sum())
         out.append({"name": f.name, "table": f.table, "rows": f.rows, "rows_used": f.rows - n_unused,
                     "sha256": f.sha256})
     return out

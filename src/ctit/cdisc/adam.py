@@ -148,9 +148,9 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     teae_end = labs.patient_id.map(pts.teae_end_day).astype("Float64")
     ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
     # ANL01FL: the engine's row accounting. A record is analysed unless the engine lists its
-    # input row as unused (`derivations.unused_rows`, table "labs", with the reason).
+    # input row as unused (`derivations.unused_rows`, canonical table "labs", with the reason).
     unused = r.derivations.unused_rows
-    unused_labs = set(unused.loc[unused.table == "labs", "source_row"].astype(int))
+    unused_labs = set(unused.loc[unused.canonical_table == "labs", "source_row"].astype(int))
     anl = ~labs.source_row.astype("Int64").isin(unused_labs).fillna(False).astype(bool)
     seq = labs["sdtm_seq"] if "sdtm_seq" in labs.columns else pd.Series(pd.NA, index=labs.index)
     seq = pd.to_numeric(seq, errors="coerce")

@@ -27,17 +27,20 @@ def validate(
     with input_errors_exit():
         s = read_source(study, source)
 
-    files = {i.table: i for i in s.inputs}
-    table = Table(title=f"{s.source}", title_justify="left")
-    table.add_column("table")
-    table.add_column("file")
+    console.print(f"[bold]{s.source}[/bold]", highlight=False, soft_wrap=True)
+    table = Table()
+    table.add_column("canonical table")
     table.add_column("rows", justify="right")
     table.add_column("patients", justify="right")
     for name, df in s.tables():
-        f = files.get(name)
-        table.add_row(name, f.name if f else "(absent)", str(len(df)),
-                      str(df["patient_id"].nunique()))
+        table.add_row(name, str(len(df)), str(df["patient_id"].nunique()))
+    files = Table(title="Input files", title_justify="left")
+    for column in ("file", "read as", "rows", "SHA-256"):
+        files.add_column(column, justify="right" if column == "rows" else "left")
+    for f in s.inputs:
+        files.add_row(f.name, f.table, str(f.rows), f.sha256[:12])
     console.print(table)
+    console.print(files)
     if s.warnings:
         print_problems(s.warnings, title=f"Warnings ({len(s.warnings)})")
     console.print(f"[green]OK[/green]: {len(s.patients)} patients; no input errors"

@@ -184,6 +184,16 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     }
 
 
+def _unused_rows(engine: pd.DataFrame, study: Study) -> pd.DataFrame:
+    """One listing of every unused input row: those a reader could not map into the canonical
+    tables (e.g. SDTM tests ctit does not know) and those no derivation uses."""
+    reader = pd.DataFrame(study.unused_rows, columns=["table", "source_row", "reason"])
+    reader["canonical_table"] = None
+    both = pd.concat([engine.astype(object), reader.astype(object)], ignore_index=True)
+    both["source_row"] = both.source_row.astype("int64")
+    return both.sort_values(["table", "source_row"]).reset_index(drop=True)
+
+
 def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None = None) -> Derivations:
     """Run every derivation of the protocol on `study` (DuckDB unless `con` is given)."""
     con = con or backend.connect()
@@ -200,5 +210,5 @@ def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None 
         other_lab_events=run["other_lab_events"],
         graded_labs=run["graded_labs"],
         tpo_ra_courses=run["tpo_ra_courses"],
-        unused_rows=run["unused_rows"].sort_values(["table", "source_row"]).reset_index(drop=True),
+        unused_rows=_unused_rows(run["unused_rows"], study),
     )

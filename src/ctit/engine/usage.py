@@ -13,13 +13,18 @@ _NO_DAY0 = "patient has no study-drug record, so no day 0"
 
 
 def _listed(table: str, rows: ir.Table, reason: ir.StringValue) -> ir.Table:
+    """The unused rows of one canonical table: the input table each came from (a reader may
+    name it in `source_table`, e.g. an SDTM domain; else the canonical name), its row, why."""
     rows = rows.mutate(_reason=reason)
     rows = rows.filter(rows._reason.notnull())
-    return rows.select(table=ibis.literal(table), source_row=rows.source_row.cast("int64"), reason=rows._reason)
+    source = rows.source_table.cast("string") if "source_table" in rows.columns else ibis.literal(table)
+    return rows.select(table=source, source_row=rows.source_row.cast("int64"), reason=rows._reason,
+                       canonical_table=ibis.literal(table))
 
 
 def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Protocol) -> ir.Table:
-    """Every input row that no result uses, with the reason: table, source_row, reason.
+    """Every canonical row that no result uses: table (the input table), source_row, reason,
+    canonical_table.
 
     Used rows: platelet counts in days [-max(lookbacks), followup_end_day]; graded labs of
     included patients in the enzyme baseline or treatment-emergent window (ALT/AST for the

@@ -158,6 +158,8 @@ class _Translator:
         self.columns[(table, dom.name)] = {"patient_id": self.subject, **variables}
         frame = pd.DataFrame({c: s.loc[index] for c, s in columns.items()}, index=index)
         frame["sdtm_domain"] = dom.data["_table"].loc[index]
+        # The input table of each row, for the row accounting (results.json inputs, unused_rows).
+        frame["source_table"] = frame["sdtm_domain"]
         frame["sdtm_row"] = dom.data["_row"].loc[index].astype("Int64")
         frame["sdtm_seq"] = (pd.Series(pd.NA, index=index, dtype="string") if seq is None
                              else seq.loc[index])
