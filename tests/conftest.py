@@ -41,3 +41,17 @@ def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     spark.sparkContext.setLogLevel("ERROR")
     yield ibis.pyspark.connect(spark)
     spark.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_plan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Compiled plans go to a test-only folder, never the user's cache."""
+    import os
+
+    old = os.environ.get("CTIT_CACHE_DIR")
+    os.environ["CTIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("ctit-cache"))
+    yield
+    if old is None:
+        os.environ.pop("CTIT_CACHE_DIR", None)
+    else:
+        os.environ["CTIT_CACHE_DIR"] = old

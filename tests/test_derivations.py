@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from builders import Case, make_study, responder_counts
-from ctit.engine.analysis import derive_study
+from ctit.engine.derivations import derive_study
 from ctit.protocol import load_protocol
 
 

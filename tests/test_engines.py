@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ctit.engine.analysis import derive_study
+from ctit.engine.derivations import derive_study
 from ctit.protocol import load_protocol
 from ctit.readers import read_study
 

@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ctit import __version__
-from ctit.engine.analysis import Derivations, derive_study
-from ctit.engine.eligibility import EXCLUSION_REASONS
+from ctit.engine.derivations import EXCLUSION_REASONS, Derivations, derive_study
 from ctit.protocol import Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
 from ctit.study import Study

@@ -1,16 +1,13 @@
-"""The protocol's derivations, assembled: canonical tables in, per-patient table out.
+"""The protocol's derivations as one Ibis expression graph over the canonical tables.
 
-`derive_study` builds every derivation as one Ibis expression graph on the given backend
-and executes only the small results. Nothing here knows where the data came from.
+`build_derivations` is the graph; `ctit.engine.derivations.derive_study` runs it (or replays
+its compiled plan) and returns the small results. Nothing here knows where data came from.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from ctit.engine import backend
 from ctit.engine.baseline import derive_baseline
@@ -36,37 +33,8 @@ from ctit.engine.safety import (
     derive_reported_events,
     derive_treatment_emergent_end,
 )
+from ctit.engine.plan import Plan
 from ctit.protocol import Protocol
-from ctit.study import Study
-
-# The contract's patients.csv columns, in order (data contract, Output).
-PATIENT_COLUMNS_BASE = [
-    "patient_id", "included", "exclusion_reasons", "baseline_plt", "nadir_plt", "nadir_grade",
-    "cr_threshold", "best_response", "response_onset_day", "time_to_cr",
-]
-PATIENT_COLUMNS_TAIL = ["liver_max_grade", "planned_daily_dose_mg", "treatment_days"]
-
-
-def patient_columns(protocol: Protocol) -> list[str]:
-    """patients.csv columns; landmark columns follow the protocol's landmark days."""
-    days = protocol.landmark_days
-    return (PATIENT_COLUMNS_BASE + [f"plt_d{d}" for d in days] + [f"change_d{d}" for d in days]
-            + PATIENT_COLUMNS_TAIL)
-
-
-@dataclass
-class Derivations:
-    """Executed derivations, small enough for pandas: the statistics and reports read these."""
-
-    patients: pd.DataFrame        # one row per screened patient, every per-patient value
-    landmarks: pd.DataFrame       # patient x landmark day: the count used and its day
-    onsets: pd.DataFrame          # patient x response rule: onset and confirmation day
-    reported_events: pd.DataFrame # patient x term: highest treatment-emergent grade
-    other_lab_events: pd.DataFrame  # patient x other lab term: highest grade worse than baseline
-    graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
-    tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
-    unused_rows: pd.DataFrame     # input rows no protocol result uses: table, source_row, reason
-
 
 def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
     """Every lab row graded by CTCAE (section 2 and 9): platelets with the protocol's default
@@ -81,7 +49,7 @@ def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
 
 
 def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
-                      con: ibis.BaseBackend | None = None) -> dict[str, ir.Table]:
+                      con: ibis.BaseBackend | None = None, plan: Plan | None = None) -> dict[str, ir.Table]:
     """Every derivation as an Ibis expression over the canonical tables `t`.
 
     With a connection, each intermediate that later steps read (graded labs, screened
@@ -89,7 +57,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     work, and each query stays small to compile.
     """
     p = protocol
-    keep = (lambda name, e: backend.materialize(con, name, e)) if con is not None else (lambda name, e: e)
+    keep = (lambda name, e: backend.materialize(con, name, e, plan)) if con is not None else (lambda name, e: e)
     graded = keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
     platelets = graded.filter(graded.test == "PLT")
     platelets = platelets.filter(platelets.day <= p.followup_end_day)
@@ -184,31 +152,3 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     }
 
 
-def _unused_rows(engine: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """One listing of every unused input row: those a reader could not map into the canonical
-    tables (e.g. SDTM tests ctit does not know) and those no derivation uses."""
-    reader = pd.DataFrame(study.unused_rows, columns=["table", "source_row", "reason"])
-    reader["canonical_table"] = None
-    both = pd.concat([engine.astype(object), reader.astype(object)], ignore_index=True)
-    both["source_row"] = both.source_row.astype("int64")
-    return both.sort_values(["table", "source_row"]).reset_index(drop=True)
-
-
-def derive_study(study: Study, protocol: Protocol, con: ibis.BaseBackend | None = None) -> Derivations:
-    """Run every derivation of the protocol on `study` (DuckDB unless `con` is given)."""
-    con = con or backend.connect()
-    tables = backend.study_tables(con, study)
-    expr = build_derivations(tables, protocol, con)
-    run = {name: backend.fetch(con, e) for name, e in expr.items()}
-    patients = run["patients"]
-    patients = patients.astype("object").where(patients.notna(), None)
-    return Derivations(
-        patients=patients,
-        landmarks=run["landmarks"],
-        onsets=run["onsets"],
-        reported_events=run["reported_events"],
-        other_lab_events=run["other_lab_events"],
-        graded_labs=run["graded_labs"],
-        tpo_ra_courses=run["tpo_ra_courses"],
-        unused_rows=_unused_rows(run["unused_rows"], study),
-    )

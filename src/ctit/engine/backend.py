@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from ctit.engine.arrow import arrow_table, to_pandas
 from ctit.study import Study
+
+if TYPE_CHECKING:
+    from ctit.engine.plan import Plan
 
 
 def connect(backend: str = "duckdb") -> ibis.BaseBackend:
@@ -18,10 +24,7 @@ def connect(backend: str = "duckdb") -> ibis.BaseBackend:
 
 def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
     """Load one canonical table into the backend as a (temporary) table or view."""
-    # Engines disagree on pandas' nullable extension types; Arrow carries them faithfully.
-    import pyarrow as pa
-
-    data = pa.Table.from_pandas(df, preserve_index=False)
+    data = arrow_table(df)
     if con.name == "duckdb":
         # A view over the Arrow data: no copy, and DuckDB reads it in place.
         con.con.register(name, data)
@@ -35,12 +38,14 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
     return con.create_table(name, data, overwrite=True)
 
 
-def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
-    """Compute `expr` once into a temporary table (or cached view) that later steps reuse."""
+def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table, plan: Plan | None = None) -> ir.Table:
+    """Compute `expr` once into a temporary table (or cached view) that later steps reuse;
+    `plan` records the statement for a later replay."""
     if con.name == "duckdb":
         # Compiled once (Ibis's create_table would compile the expression a second time).
+        sql = plan.record("create", name, con, expr) if plan is not None else con.compile(expr)
         con._run_pre_execute_hooks(expr)
-        con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {con.compile(expr)}')
+        con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
         return con.table(name, database="temp")
     if con.name == "pyspark":
         # Ibis registers in-memory tables (the CTCAE criteria) only when it runs a query
@@ -52,22 +57,15 @@ def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table) -> ir.Table:
     return con.create_table(name, expr, overwrite=True)
 
 
-def fetch(con: ibis.BaseBackend, expr: ir.Table) -> pd.DataFrame:
-    """Execute `expr` into pandas with nullable dtypes, the same whatever the engine.
-
-    Spark types literal arithmetic as DECIMAL where DuckDB uses DOUBLE; results are doubles.
-    """
-    import pyarrow as pa
-
-    data = con.to_pyarrow(expr)
-    schema = pa.schema([
-        f.with_type(pa.float64()) if pa.types.is_decimal(f.type) else f for f in data.schema
-    ])
-    # Types follow the schema, never the values: a float column of whole numbers stays float.
-    nullable = {pa.int8(): pd.Int64Dtype(), pa.int16(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(),
-                pa.int64(): pd.Int64Dtype(), pa.float32(): pd.Float64Dtype(), pa.float64(): pd.Float64Dtype(),
-                pa.bool_(): pd.BooleanDtype(), pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype()}
-    return data.cast(schema).to_pandas(types_mapper=nullable.get)
+def fetch(con: ibis.BaseBackend, expr: ir.Table, name: str = "", plan: Plan | None = None) -> pd.DataFrame:
+    """Execute `expr` into pandas with nullable dtypes, the same whatever the engine."""
+    if plan is not None and con.name == "duckdb":
+        sql = plan.record("fetch", name, con, expr)
+        con._run_pre_execute_hooks(expr)
+        return to_pandas(con.con.sql(sql).fetch_arrow_table())
+    if plan is not None:
+        plan.record("fetch", name, con, expr)
+    return to_pandas(con.to_pyarrow(expr))
 
 
 def study_tables(con: ibis.BaseBackend, study: Study) -> dict[str, ir.Table]:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-# In protocol order: the first failed criterion places a patient in the flow diagram.
-EXCLUSION_REASONS = (
-    "no_study_drug",
-    "no_prior_tpo_ra",
-    "no_baseline_platelets",
-    "baseline_not_grade_2_plus",
-    "no_post_baseline_platelets",
-)
+from ctit.engine.derivations import EXCLUSION_REASONS
 
 
 def derive_post_baseline_counts(platelets: ir.Table, *, followup_end_day: int) -> ir.Table:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ctit.engine.analysis import patient_columns
+from ctit.engine.derivations import patient_columns
 from ctit.results import StudyResults
 
 

@@ -29,7 +29,7 @@ class StoreError(FileNotFoundError):
 
 def _derivation_tables() -> list[str]:
     """Every table field of `Derivations` (the dataclass grows; the store follows it)."""
-    from ctit.engine.analysis import Derivations
+    from ctit.engine.derivations import Derivations
 
     return [f.name for f in dataclasses.fields(Derivations)]
 
@@ -116,7 +116,7 @@ def _protocol(saved: dict[str, Any], source: str) -> Any:
 
 def load_results(out: Path) -> StudyResults:
     """A StudyResults rebuilt from OUT (results.json + OUT/data), ready for any renderer."""
-    from ctit.engine.analysis import Derivations
+    from ctit.engine.derivations import Derivations
     from ctit.stats import KaplanMeier, KaplanMeierRow
     from ctit.study import TABLES, InputFile, Study, conform
 

@@ -1,0 +1,134 @@
+"""Compiled query plans, kept between runs.
+
+The derivations compile to SQL that depends only on the engine's code, the clinical
+knowledge files, the effective protocol and the shape (columns and types) of the input
+tables, never on the data. Building and compiling the Ibis expressions costs about a second;
+running the SQL a few tenths. So a run on DuckDB records its statements, and a later run
+with the same key replays them. The key covers everything the SQL depends on; a change to
+any of it is a new plan. `CTIT_PLAN_CACHE=off` turns the cache off; `CTIT_CACHE_DIR` moves it
+(default: $XDG_CACHE_HOME/ctit or ~/.cache/ctit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ctit.protocol import Protocol
+from ctit.study import Study
+
+FORMAT = 1  # of the stored plan; bump when this module changes what it stores
+
+
+@dataclass
+class Plan:
+    """Statements in run order: ("create", table, sql) or ("fetch", result, sql), and the
+    in-memory tables (such as the CTCAE criteria) the statements read, by name."""
+
+    steps: list[tuple[str, str, str]] = field(default_factory=list)
+    memtables: dict[str, pa.Table] = field(default_factory=dict)
+
+    def record(self, kind: str, name: str, con: Any, expr: Any) -> str:
+        """Compile `expr` on `con`, remember the statement and its in-memory tables."""
+        import ibis.expr.operations as ops
+
+        sql = con.compile(expr)
+        for m in expr.op().find(ops.InMemoryTable):
+            self.memtables[m.name] = m.data.to_pyarrow(m.schema)
+        self.steps.append((kind, name, sql))
+        return sql
+
+
+def cache_dir() -> Path | None:
+    if os.environ.get("CTIT_PLAN_CACHE", "").lower() in ("off", "0", "no", "false"):
+        return None
+    root = os.environ.get("CTIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ctit")
+    return Path(root) / "plans"
+
+
+@cache
+def _code_fingerprint() -> str:
+    """The engine's source and the knowledge files: the SQL is written from these."""
+    import ctit
+
+    root = Path(ctit.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("engine/*.py"), *root.glob("knowledge/*.csv")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    for package in ("ibis-framework", "duckdb", "sqlglot", "pyarrow"):
+        h.update(f"{package}={version(package)}".encode())
+    return h.hexdigest()
+
+
+def plan_key(study: Study, protocol: Protocol) -> str:
+    shapes = {name: [(c, str(t)) for c, t in df.dtypes.items()] for name, df in study.tables()}
+    text = json.dumps([FORMAT, _code_fingerprint(), protocol.as_dict(), shapes], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def load_plan(key: str) -> Plan | None:
+    folder = cache_dir()
+    if folder is None or not (folder / key / "steps.json").is_file():
+        return None
+    try:
+        steps = [tuple(s) for s in json.loads((folder / key / "steps.json").read_text(encoding="utf-8"))]
+        memtables = {p.stem: pa.ipc.open_file(p).read_all() for p in (folder / key).glob("*.arrow")}
+    except (OSError, ValueError, pa.ArrowException):
+        return None  # an unreadable plan is rebuilt, never trusted
+    return Plan(steps, memtables)  # type: ignore[arg-type]
+
+
+def save_plan(key: str, plan: Plan) -> None:
+    """Store atomically; a plan that cannot be stored only costs the next run its speed."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=folder))
+        (tmp / "steps.json").write_text(json.dumps(plan.steps), encoding="utf-8")
+        for name, table in plan.memtables.items():
+            with pa.ipc.new_file(tmp / f"{name}.arrow", table.schema) as writer:
+                writer.write_table(table)
+        try:
+            tmp.rename(folder / key)
+        except OSError:  # another run stored the same plan first
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        pass
+
+
+def replay(plan: Plan, study: Study) -> dict[str, pd.DataFrame]:
+    """Run a stored plan on DuckDB over `study`: the same tables the live run fetches."""
+    import duckdb
+
+    from ctit.engine.arrow import arrow_table, to_pandas
+
+    con = duckdb.connect()
+    try:
+        for name, df in study.tables():
+            con.register(f"ctit_{name}", arrow_table(df))
+        for name, table in plan.memtables.items():
+            con.register(name, table)
+        out = {}
+        for kind, name, sql in plan.steps:
+            if kind == "create":
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+            else:
+                out[name] = to_pandas(con.sql(sql).fetch_arrow_table())
+        return out
+    finally:
+        con.close()
