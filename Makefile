@@ -34,7 +34,9 @@ test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 -m "not spark and not browser"
 
 bench: setup
-	$(BIN)/python benchmarks/bench_analyze.py
+	$(BIN)/python benchmarks/bench_analyze.py --extra="-f json"
+	$(BIN)/python benchmarks/bench_analyze.py --extra="-f json" --cold
+	$(BIN)/python benchmarks/bench_report.py
 
 clean:
 	rm -rf out .pytest_cache build dist src/*.egg-info
