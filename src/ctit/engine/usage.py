@@ -44,6 +44,10 @@ def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Pro
     no_day0 = ibis.literal(_NO_DAY0)
     excluded = ibis.literal("patient excluded: no response or safety values")
 
+    def gate(rows: ir.Table) -> list[tuple[ir.BooleanValue, ir.StringValue]]:
+        """What comes before any window: the patient has a day 0 and is included."""
+        return [(~rows._day0.fill_null(False), no_day0), (~rows._included, excluded)]
+
     labs = t["labs"].left_join(who, "patient_id")
     day = labs.day.cast("string")
     lab_reason = ibis.cases(
@@ -71,8 +75,7 @@ def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Pro
 
     tr = t["transfusions"].left_join(who, "patient_id")
     tr_reason = ibis.cases(
-        (~tr._day0.fill_null(False), no_day0),
-        (~tr._included, excluded),
+        *gate(tr),
         (~tr["product"].isin(list(p.transfusion_products)),
          "product " + tr["product"] + " does not count for the transfusion washout"),
         (~tr.day.between(1 - p.transfusion_washout_days, p.followup_end_day),
@@ -82,8 +85,7 @@ def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Pro
 
     bl = t["bleeding"].left_join(who, "patient_id")
     bl_reason = ibis.cases(
-        (~bl._day0.fill_null(False), no_day0),
-        (~bl._included, excluded),
+        *gate(bl),
         (~bl.day.between(-p.baseline_bleeding_lookback_days, p.followup_end_day),
          "bleeding assessment on day " + bl.day.cast("string") + ", outside the baseline and response periods"),
         else_=ibis.null("string"),
@@ -91,8 +93,7 @@ def derive_unused_rows(t: dict[str, ir.Table], screened: ir.Table, protocol: Pro
 
     ae = t["adverse_events"].left_join(who, "patient_id")
     ae_reason = ibis.cases(
-        (~ae._day0.fill_null(False), no_day0),
-        (~ae._included, excluded),
+        *gate(ae),
         (~ae.start_day.between(0, ae._teae_end),
          "starts on day " + ae.start_day.cast("string") + ", not treatment-emergent"),
         else_=ibis.null("string"),
