@@ -63,6 +63,23 @@ def _borders(table: Any) -> None:
         rule(cell, "bottom", 12)
 
 
+def _keep_rows_together(table: Any) -> None:
+    """The header row repeats on every page a table spans, no row splits across pages, and a
+    table short enough for one page is not broken (each row keeps with the next)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    for i, row in enumerate(table.rows):
+        tr_pr = row._tr.get_or_add_trPr()
+        tr_pr.append(OxmlElement("w:cantSplit"))
+        if i == 0:
+            tr_pr.append(OxmlElement("w:tblHeader"))
+        if i < len(table.rows) - 1:
+            for cell in row.cells:
+                for paragraph in cell.paragraphs:
+                    paragraph.paragraph_format.keep_with_next = True
+
+
 def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> None:
     """Caption, the table, then its footnotes."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -99,6 +116,7 @@ def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> N
             elif c_i:
                 p.alignment = WD_ALIGN_PARAGRAPH.LEFT
     _borders(table)
+    _keep_rows_together(table)
     for note in t.footnotes:
         p = doc.add_paragraph()
         run = p.add_run(note)
@@ -146,10 +164,12 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     doc.add_paragraph(results_text(r))
 
     t = report_tables(r)
+    doc.add_page_break()
     doc.add_heading("Tables", level=2)
     for number, key in enumerate(("attrition", "table1", "response", "landmarks", "time_to_cr", "subgroups",
                                   "safety"), start=1):
         add_table(doc, t[key], number)
+    doc.add_page_break()
     doc.add_heading("Figures", level=2)
     for f in figures:
         add_figure(doc, f)
