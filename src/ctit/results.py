@@ -23,22 +23,6 @@ REPORTED_GRADES = ("1", "2", "3", "4", "5")
 LIVER_TERM = "Liver enzymes increased"
 
 
-def _num(x: Any) -> Any:
-    """Plain Python numbers for JSON; pandas' missing values become None."""
-    if x is None or x is pd.NA:
-        return None
-    try:
-        if pd.isna(x):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(x, "item"):
-        x = x.item()
-    if isinstance(x, float) and x.is_integer() and abs(x) < 2**53:
-        return x  # keep floats as floats: JSON readers see 13.0, exactly the value
-    return x
-
-
 @dataclass
 class StudyResults:
     """Everything `ctit analyze` found, with the methods that found it."""
@@ -63,6 +47,11 @@ class StudyResults:
     @property
     def patients(self) -> pd.DataFrame:
         return self.derivations.patients
+
+    @property
+    def included(self) -> pd.DataFrame:
+        """The included patients' rows of the per-patient table."""
+        return self.patients[self.patients.included.astype(bool)]
 
     def to_dict(self) -> dict[str, Any]:
         """results.json, as the data contract lists it."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -44,10 +43,6 @@ def input_errors_exit() -> Iterator[None]:
     except FileNotFoundError as exc:
         err_console.print(f"[red]error[/red] {exc}", highlight=False)
         raise typer.Exit(EXIT_INPUT)
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()
 
 
 def print_written(out: Path, written: list[Path]) -> None:

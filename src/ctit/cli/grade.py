@@ -31,6 +31,7 @@ def grade(
     """
     import pandas as pd
 
+    from ctit.engine.analysis import grading_limits
     from ctit.engine.backend import connect, table
     from ctit.engine.grading import derive_lab_grades, load_criteria, with_baseline
     from ctit.protocol import load_protocol
@@ -52,12 +53,7 @@ def grade(
                           "change that.", highlight=False)
         source = with_baseline(source, p.enzyme_baseline_lookback_days)
     criteria = load_criteria(p.ctcae_version)
-    graded = derive_lab_grades(
-        source,
-        criteria,
-        default_lln={"PLT": p.default_platelet_lln},
-        default_uln={"ALT": p.default_enzyme_uln, "AST": p.default_enzyme_uln},
-    ).to_pandas()
+    graded = derive_lab_grades(source, criteria, **grading_limits(p)).to_pandas()
 
     columns = list(labs.columns) + (["baseline_value"] if not given_baseline else [])
     result = graded[columns + list(GRADE_COLUMNS)].copy()

@@ -20,7 +20,7 @@ from ctit.engine.exposure import (
     derive_study_drug,
     derive_tpo_ra_courses,
 )
-from ctit.engine.grading import derive_lab_grades, with_baseline
+from ctit.engine.grading import derive_lab_grades, load_criteria, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
 from ctit.engine.response import derive_best_count, derive_best_response
@@ -36,16 +36,20 @@ from ctit.engine.safety import (
 from ctit.engine.plan import Plan
 from ctit.protocol import Protocol
 
+def grading_limits(protocol: Protocol) -> dict[str, dict[str, float]]:
+    """The protocol's limits for rows without their own: the platelet LLN (section 2) and the
+    ALT/AST ULN (section 9), as keyword arguments of `derive_lab_grades`."""
+    return {
+        "default_lln": {"PLT": protocol.default_platelet_lln},
+        "default_uln": {t: protocol.default_enzyme_uln for t in LIVER_TESTS},
+    }
+
+
 def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
-    """Every lab row graded by CTCAE (section 2 and 9): platelets with the protocol's default
-    LLN, enzymes with its default ULN and the section-9 baseline (last value in days
-    [-14, 0], same day: the higher)."""
+    """Every lab row graded by CTCAE (sections 2 and 9): the protocol's default limits and the
+    section-9 baseline (last value in days [-14, 0], same day: the higher)."""
     with_base = with_baseline(labs, lookback_days=protocol.enzyme_baseline_lookback_days)
-    return derive_lab_grades(
-        with_base,
-        default_lln={"PLT": protocol.default_platelet_lln},
-        default_uln={t: protocol.default_enzyme_uln for t in LIVER_TESTS},
-    )
+    return derive_lab_grades(with_base, load_criteria(protocol.ctcae_version), **grading_limits(protocol))
 
 
 def build_derivations(t: dict[str, ir.Table], protocol: Protocol,

@@ -67,7 +67,6 @@ def _keep_rows_together(table: Any) -> None:
     """The header row repeats on every page a table spans, no row splits across pages, and a
     table short enough for one page is not broken (each row keeps with the next)."""
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
 
     for i, row in enumerate(table.rows):
         tr_pr = row._tr.get_or_add_trPr()

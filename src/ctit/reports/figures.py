@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
-from ctit.reports.tables import NE, fmt_ci, fmt_num, fmt_p
+from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -49,11 +49,6 @@ class RenderedFigure:
     png: bytes
     svg: str
     estimable: bool
-
-
-def _included(results: StudyResults) -> pd.DataFrame:
-    p = results.patients
-    return p[p.included.astype(bool)]
 
 
 def _level(results: StudyResults) -> str:
@@ -117,7 +112,7 @@ def _platelets(results: StudyResults) -> pd.DataFrame:
     labs = results.derivations.graded_labs
     unused = results.derivations.unused_rows
     unused_rows = set(unused.loc[unused.table == "labs", "source_row"].astype(int))
-    inc = _included(results)
+    inc = results.included
     rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
     rows = rows[~rows.source_row.astype("Int64").isin(unused_rows).fillna(False).astype(bool)]
     return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "day": rows.day.astype(int),
@@ -152,7 +147,7 @@ def fig_trajectories(results: StudyResults) -> Figure:
     if rows.empty:
         not_estimable(ax, "no platelet counts for included patients")
         return fig
-    resp = _included(results).set_index(_included(results).patient_id.astype(str)).best_response
+    resp = results.included.set_index(results.included.patient_id.astype(str)).best_response
     for pid, r in rows.sort_values("day").groupby("patient_id"):
         ax.plot(r.day, r.value, color=_color(resp.get(pid)), alpha=.35, lw=.8, marker="o", ms=1.5)
     first_day = int(rows.day.min())
@@ -192,7 +187,7 @@ def fig_paired(results: StudyResults) -> Figure:
     n = max(len(marks), 1)
     fig, axes = _new(2.2 * n + .4, 3.2, ncols=n, sharey=True, squeeze=False)
     axes = axes[0]
-    inc = _included(results)
+    inc = results.included
     if not marks:
         not_estimable(axes[0], "no landmark days in the protocol")
         return fig
@@ -228,7 +223,7 @@ def swimmer_left(results: StudyResults) -> int:
     minus the follow-up (day \u2212followup_end_day), so a long prior course cannot squeeze the
     treatment period (such a course is drawn from the axis start)."""
     courses = results.derivations.tpo_ra_courses
-    ids = set(_included(results).patient_id.astype(str))
+    ids = set(results.included.patient_id.astype(str))
     starts = courses.loc[courses.patient_id.astype(str).isin(ids), "course_start"].dropna().astype(float)
     earliest = float(starts.min()) if len(starts) else -7.0
     left = -7 * int(np.ceil(-min(earliest, -7.0) / 7))
@@ -242,7 +237,7 @@ def fig_swimmer(results: StudyResults) -> Figure:
     from matplotlib.patches import Patch
 
     p = results.protocol
-    inc = _included(results).copy()
+    inc = results.included.copy()
     n = len(inc)
     fig, ax = _new(6.5, min(9.0, 1.2 + 0.2 * max(n, 1)))
     if n == 0:
@@ -378,7 +373,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
 def fig_waterfall(results: StudyResults) -> Figure:
     """Best platelet change from baseline per included patient, coloured by best response."""
     fig, ax = _new(6.5, 3.2)
-    inc = _included(results)
+    inc = results.included
     df = inc[inc.best_change.notna()]
     df = pd.DataFrame({"patient_id": df.patient_id.astype(str), "change": df.best_change.astype(float),
                        "best_response": df.best_response.astype(str)})

@@ -16,11 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from ctit.reports.format import DASH, NE, fmt_ci, fmt_n_pct, fmt_num, fmt_p, fmt_pct, fmt_range  # noqa: F401
 from ctit.results import LIVER_TERM, StudyResults
 from ctit.stats import summarize
 
-DASH = "\u2013"  # en dash, for ranges and intervals
-NE = "not estimable"
 GRADES = ("1", "2", "3", "4", "5")
 
 EXCLUSION_LABELS: dict[str, str] = {
@@ -39,54 +38,6 @@ ABBREVIATIONS = ("ALT, alanine aminotransferase; AST, aspartate aminotransferase
                  "Terminology Criteria for Adverse Events; IQR, interquartile range; KM, Kaplan-Meier; NE, not "
                  "evaluable; NR, no response; ORR, overall response rate; PR, partial response; TPO-RA, "
                  "thrombopoietin receptor agonist; WHO, World Health Organization.")
-
-
-# ---------------------------------------------------------------- formatting
-
-def fmt_num(x: Any, digits: int = 1) -> str:
-    """A value as reported: integers without decimals, others with `digits` decimals."""
-    if x is None or (isinstance(x, float) and pd.isna(x)):
-        return NE
-    x = float(x)
-    return str(int(x)) if x.is_integer() else f"{x:.{digits}f}"
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
-
-
-def fmt_p(p: float | None) -> str:
-    """A p-value: three decimals, or 'm.mm × 10⁻ᵉ' below 0.001 (plain text, every renderer)."""
-    if p is None:
-        return NE
-    if p < 0.001:
-        mantissa, exponent = f"{p:.2e}".split("e")
-        return f"{mantissa} \u00d7 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
-    return f"{p:.3f}"
-
-
-def fmt_pct(pct: float | None) -> str:
-    return NE if pct is None else f"{pct:.1f}"
-
-
-def fmt_ci(low: float | None, high: float | None) -> str:
-    """A confidence interval to one decimal; a bound the data do not reach is 'not estimable'."""
-    if low is None and high is None:
-        return NE
-
-    def one(x: float | None) -> str:
-        return NE if x is None else f"{x:.1f}"
-
-    return f"{one(low)} {DASH} {one(high)}"
-
-
-def fmt_n_pct(k: int, pct: float | None) -> str:
-    return f"{k} ({fmt_pct(pct)})" if pct is not None else f"{k}"
-
-
-def fmt_range(median: Any, low: Any, high: Any) -> str:
-    if median is None:
-        return NE
-    return f"{fmt_num(median)} ({fmt_num(low)} {DASH} {fmt_num(high)})"
 
 
 def _pct_of(k: int, n: int) -> float | None:
@@ -116,11 +67,6 @@ class ReportTable:
     def plain_rows(self) -> list[list[str]]:
         """Rows as lists, group rows padded: for spreadsheets and tests."""
         return [r.cells + [""] * (len(self.header) - len(r.cells)) for r in self.rows]
-
-
-def _included(results: StudyResults) -> pd.DataFrame:
-    p = results.patients
-    return p[p.included.astype(bool)]
 
 
 def _median_range_row(label: str, values: list[Any], unit: str = "") -> Row:
@@ -180,7 +126,7 @@ def table1(results: StudyResults) -> ReportTable:
     value is the engine's (`results.patients`); only the counts and medians are taken here."""
     from ctit.subgroups import tpo_ra_agent, tumor_site
 
-    inc = _included(results)
+    inc = results.included
     n = len(inc)
     p = results.protocol
     rows: list[Row] = [_median_range_row("Age", inc.age_years.tolist(), ", years")]

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p, fmt_pct
 from ctit.results import LIVER_TERM, StudyResults
-
-
-def fmt_num(x: Any, digits: int = 1) -> str:
-    if x is None:
-        return "not estimable"
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:.{digits}f}"
 
 
 def fmt_signed(x: Any) -> str:
     if x is None:
-        return "not estimable"
+        return NE
     return ("+ " if x >= 0 else "- ") + fmt_num(abs(x))
 
 
-def fmt_p(p: float | None) -> str:
-    if p is None:
-        return "not estimable"
-    if p < 0.001:
-        mantissa, exponent = f"{p:.2e}".split("e")
-        return f"{mantissa} x 10^{int(exponent)}"
-    return f"{p:.3f}"
-
-
-def fmt_pct(p: dict[str, Any]) -> str:
-    return "not estimable" if p["pct"] is None else f"{p['pct']:.1f}%"
+def _rate(p: dict[str, Any]) -> str:
+    return NE if p["pct"] is None else f"{fmt_pct(p['pct'])}%"
 
 
 def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
@@ -40,13 +24,7 @@ def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
     Plain ASCII for the terminal by default; `typeset=True` (the reports) writes the units and
     p-values with typographic symbols and adds the exact CIs of the CR rate and the ORR.
     """
-    if typeset:
-        from ctit.reports.tables import fmt_ci
-        from ctit.reports.tables import fmt_p as p_fmt
-
-        unit, dash = "\u00d710\u2079/L", "\u2013"
-    else:
-        p_fmt, unit, dash = fmt_p, "x10^9/L", "-"
+    unit, dash = ("\u00d710\u2079/L", "\u2013") if typeset else ("x10^9/L", "-")
     level = f"{100 * r.protocol.ci_level:g}% CI"
 
     def ci(p: dict[str, Any]) -> str:
@@ -57,23 +35,20 @@ def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
     parts = [f"A total of {n} of {r.cohort['screened']} screened patients with refractory CTIT were included."]
     if b["n"]:
         parts.append(f"The baseline median platelet count was {fmt_num(b['median'])} {unit} "
-                     f"(range: {fmt_num(b['min'])} {dash} {fmt_num(b['max'])})."
-                     if typeset else
-                     f"The baseline median platelet count was {fmt_num(b['median'])} x10^9/L "
-                     f"(range: {fmt_num(b['min'])} - {fmt_num(b['max'])}).")
+                     f"(range: {fmt_num(b['min'])} {dash} {fmt_num(b['max'])}).")
     marks = [f"{fmt_signed(m['median_change'])} {unit} (Day {m['day']} vs. baseline, n = {m['n_pairs']}, "
-             f"P = {p_fmt(m['p_value'])})" for m in r.landmarks]
+             f"P = {fmt_p(m['p_value'], ascii=not typeset)})" for m in r.landmarks]
     if marks:
         parts.append("The median platelet changes were " + ", ".join(marks) + ".")
     resp = r.response
     cr, orr = resp["cr"], resp["orr"]
     t = r.time_to_cr
-    text = f"CR was achieved in {cr['n']} patients ({fmt_pct(cr)}{ci(cr)})"
+    text = f"CR was achieved in {cr['n']} patients ({_rate(cr)}{ci(cr)})"
     if t["n"]:
         text += (f", with a median time to CR of {fmt_num(t['median'])} days "
                  f"(range: {fmt_num(t['min'])}{dash}{fmt_num(t['max'])} days)")
     parts.append(text + ".")
-    parts.append(f"The ORR was {fmt_pct(orr)} ({orr['n']}/{resp['n']} patients{ci(orr)}).")
+    parts.append(f"The ORR was {_rate(orr)} ({orr['n']}/{resp['n']} patients{ci(orr)}).")
     safety = []
     for e in r.safety_events:
         grades = ", ".join(f"grade {g}: {k}" for g, k in e["by_grade"].items() if k)

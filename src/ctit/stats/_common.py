@@ -49,3 +49,8 @@ def as_dict(result: Any) -> dict[str, Any]:
         else:
             out[field.name] = plain(value)
     return out
+
+
+def percent_label(level: float) -> str:
+    """A confidence level as the percentage a method name states (0.95 -> '95')."""
+    return f"{100 * level:.10g}"

@@ -6,7 +6,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from ctit.stats._common import as_dict
+from ctit.stats._common import as_dict, percent_label
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
         raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    method = f"Clopper-Pearson exact {_percent(level)}% CI"
+    method = f"Clopper-Pearson exact {percent_label(level)}% CI"
     if n == 0:
         return Proportion(k=k, n=n, pct=None, ci95_low=None, ci95_high=None, method=method)
     from scipy.special import betaincinv
@@ -56,5 +56,3 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
     )
 
 
-def _percent(level: float) -> str:
-    return f"{100 * level:.10g}"

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ctit.stats._common import as_dict, is_missing
+from ctit.stats._common import as_dict, is_missing, percent_label
 
 ConfType = Literal["log-log", "log", "plain"]
 
@@ -93,7 +93,7 @@ def kaplan_meier(
     low = _findq(x, [0.0] + [None if row.lower is None else 1 - row.lower for row in table])
     high = _findq(x, [0.0] + [None if row.upper is None else 1 - row.upper for row in table])
     method = (
-        f"Kaplan-Meier, Greenwood variance; median with {_percent(level)}% CI by "
+        f"Kaplan-Meier, Greenwood variance; median with {percent_label(level)}% CI by "
         f"Brookmeyer-Crowley, {conf_type} transform"
     )
     return KaplanMeier(
@@ -219,5 +219,3 @@ def _normal_quantile(prob: float) -> float:
     return float(ndtri(prob))
 
 
-def _percent(level: float) -> str:
-    return f"{100 * level:.10g}"
