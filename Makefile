@@ -4,15 +4,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast bench clean browser
+.PHONY: setup demo test test-fast bench clean browser lock
 
-$(STAMP): pyproject.toml
+# Installs come from requirements.lock, so a fresh clone gets exactly what was tested.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[report,cdisc,spark,test]"
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Re-resolve pyproject.toml's ranges into requirements.lock (then commit it).
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet ".[report,cdisc,spark,test]"
+	{ echo "# Exact versions a fresh clone installs (make setup). Refresh after changing pyproject.toml: make lock"; \
+	  .lock-venv/bin/pip freeze --exclude-editable | grep -v '^ctit'; } > requirements.lock
+	rm -rf .lock-venv
 
 # Debian's Chromium for the report's browser test; the browser cannot be downloaded otherwise.
 browser:
