@@ -1,4 +1,5 @@
-"""Clinical knowledge as data: lab tests and their aliases, unit conversions, the drug dictionary.
+"""Clinical knowledge as data: lab tests and their aliases, unit conversions, the drug dictionary,
+the words accepted for coded fields (sex, role, product, yes/no) and the accepted date formats.
 
 The CSV files beside this module are the source of truth; this module only loads and
 looks them up. Matching is case-insensitive with surrounding spaces trimmed; units also
@@ -91,3 +92,16 @@ def drug_dictionary() -> dict[str, DrugEntry]:
 
 def lookup_drug(name: str) -> DrugEntry | None:
     return drug_dictionary().get(_key(name))
+
+
+@cache
+def vocabulary(field: str) -> dict[str, str]:
+    """Accepted words of a coded input field (normalised word -> canonical value), from
+    vocabulary.csv: sex, role, product, yes_no."""
+    return {_key(r["word"]): r["value"] for r in _rows("vocabulary.csv") if r["field"] == field}
+
+
+@cache
+def date_formats() -> tuple[str, ...]:
+    """Accepted input date formats (strptime patterns, tried in file order), from date_formats.csv."""
+    return tuple(r["format"] for r in _rows("date_formats.csv"))

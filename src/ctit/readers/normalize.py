@@ -40,11 +40,10 @@ REQUIRED_COLUMNS: dict[str, tuple[str | tuple[str, str], ...]] = {
     "adverse_events": ("patient_id", "term", "grade", ("start_day", "start_date")),
 }
 
-ROLES = {r: r for r in ("study_drug", "tpo_ra", "anticancer", "other")}
-SEXES = {"m": "M", "f": "F", "u": "U"}
-PRODUCTS = {"platelets": "platelets", "platelet": "platelets", "rbc": "rbc",
-            "plasma": "plasma", "other": "other"}
-YES_NO = {"yes": "yes", "y": "yes", "no": "no", "n": "no"}
+ROLES = knowledge.vocabulary("role")
+SEXES = knowledge.vocabulary("sex")
+PRODUCTS = knowledge.vocabulary("product")
+YES_NO = knowledge.vocabulary("yes_no")
 
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
