@@ -51,22 +51,33 @@ def test_xpt_reopens_with_names_labels_types(example_adam) -> None:  # type: ign
 
 def test_adtte_and_adrs_agree_with_patients(example_adam) -> None:  # type: ignore[no-untyped-def]
     datasets, results, _ = example_adam
-    patients = results.patients.set_index("patient_id")
+    patients = results.patients.set_index(results.patients.patient_id.map(lambda p: f"CTIT-{p}"))
     tte = datasets["ADTTE"].set_index("USUBJID")
     included = patients[patients.included.astype(bool)]
     assert set(tte.index) == set(included.index)
     for pid, p in included.iterrows():
         row = tte.loc[pid]
+        # AVAL = ADT - STARTDT + 1 (admiral's derive_vars_duration default): a CR with onset
+        # on day 12 after the first dose is AVAL 13.
+        assert (row.ADT - row.STARTDT).days + 1 == row.AVAL
+        assert pd.notna(row.EVNTDESC)
         if p.best_response == "CR":
-            assert row.CNSR == 0 and row.AVAL == p.time_to_cr
+            assert row.CNSR == 0 and row.AVAL == p.time_to_cr + 1
         else:
-            assert row.CNSR == 1 and pd.isna(p.time_to_cr)
+            assert row.CNSR == 1 and pd.isna(p.time_to_cr) and pd.notna(row.CNSDTDSC)
         assert pd.notna(row.SRCSEQ)
     rs = datasets["ADRS"]
     bor = rs[rs.PARAMCD == "BOR"].set_index("USUBJID")
     assert set(bor.index) == set(patients.index)
+    codes = {"CR": 1, "PR": 2, "NR": 3, "NE": 4, "MISSING": 5}
     for pid, p in patients.iterrows():
-        assert (bor.at[pid, "AVALC"] if pd.notna(bor.at[pid, "AVALC"]) else None) == p.best_response
+        expected = p.best_response if pd.notna(p.best_response) else "MISSING"
+        assert bor.at[pid, "AVALC"] == expected and bor.at[pid, "AVAL"] == codes[expected]
+        # Every assessed BOR has a date: the onset, or for NR the last platelet count.
+        if expected == "NR":
+            assert bor.at[pid, "PRTDY"] == p.last_count_day and pd.notna(bor.at[pid, "ADT"])
+        if expected == "MISSING":
+            assert pd.isna(bor.at[pid, "ADT"])
     cr = rs[rs.PARAMCD == "CRSUST"].set_index("USUBJID")
     assert ((cr.AVALC == "Y") == included.loc[cr.index].best_response.eq("CR")).all()
 
@@ -81,7 +92,8 @@ def test_adlb_grades_are_the_engines(example_adam) -> None:  # type: ignore[no-u
     pd.testing.assert_series_equal(plt, ours, check_names=False)
     # Platelet BASE is the protocol baseline of patients.csv (section 3).
     base = lb[(lb.PARAMCD == "PLAT") & (lb.ABLFL == "Y")].set_index("USUBJID").BASE
-    inc = results.patients[results.patients.included.astype(bool)].set_index("patient_id")
+    inc = results.patients[results.patients.included.astype(bool)]
+    inc = inc.set_index(inc.patient_id.map(lambda p: f"CTIT-{p}"))
     assert (base.loc[inc.index].astype(float) == inc.baseline_plt.astype(float)).all()
 
 
@@ -94,7 +106,7 @@ def _adlb_vs_engine(datasets, results):  # type: ignore[no-untyped-def]
     for direction in ("L", "H"):
         part = g[g.direction == direction].drop_duplicates(ROW_ID).set_index(ROW_ID).grade
         rows[f"grade_{direction}"] = rows[ROW_ID].map(part)
-    rows["USUBJID"] = rows.patient_id.astype(str)
+    rows["USUBJID"] = "CTIT-" + rows.patient_id.astype(str)
     lb = datasets["ADLB"]
     m = lb.merge(rows, on=["USUBJID", "LBSEQ"], how="outer", validate="one_to_one", indicator=True)
     assert (m._merge == "both").all()

@@ -23,11 +23,19 @@ from ctit import knowledge
 from ctit.cdisc.dates import day_to_study_day
 from ctit.cdisc.mapping import load_mapping
 from ctit.cdisc.sdtm_writer import DEFAULT_INDEX_DATE, anchors
+from ctit.cdisc.subjects import subjects
 from ctit.protocol import Protocol
 from ctit.results import StudyResults, analyze_study
 from ctit.study import Study
 
 ROW_ID = "adam_lab_row"
+
+# Population flags (ADaM IG 1.3 section 3.1.4: Y/N): each the engine's column it states. The
+# protocol defines one analysed population, the included patients: the efficacy denominator
+# (section 6, ORR = responders / included) and the safety population (section 9).
+POPULATIONS = {"SAFFL": "included", "ITTFL": "included", "FASFL": "included", "ELIGFL": "included"}
+# BOR value of a subject with no response assessment (excluded, protocol 4): admiralonco's.
+NO_ASSESSMENT = "MISSING"
 
 
 def _date(anchor: dict[str, dt.date], pids: pd.Series, days: pd.Series) -> pd.Series:
@@ -51,24 +59,50 @@ def run(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
     return analyze_study(dataclasses.replace(study, labs=labs), protocol, con)
 
 
+def _yn_flag(values: pd.Series) -> list[str]:
+    return ["Y" if bool(x) else "N" for x in values.fillna(False)]
+
+
 def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataFrame:
-    """ADSL: one row per screened subject (ADaM IG 1.3 section 3.2)."""
+    """ADSL: one row per screened subject (ADaM IG 1.3 section 3.2), variables in the order
+    of admiral's ADSL template where they exist, then the study's own."""
     p = r.patients
     pid = p.patient_id.astype(str)
+    subj = subjects(r.study, r.protocol, anchor, study_id).set_index("patient_id").loc[pid].reset_index(drop=True)
+    subj.index = p.index
+    trtsdt = _date(anchor, pid, p.first_drug_day)
     out = pd.DataFrame({
-        "STUDYID": study_id, "USUBJID": pid, "SUBJID": pid, "SEX": p.sex, "AGE": p.age_years,
-        "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
-        "TUMTYPE": p.tumor_type, "HEIGHTBL": p.height_cm, "WEIGHTBL": p.weight_kg, "BSABL": p.bsa_m2,
-        "PRTHPLT": p.pre_therapy_platelets,
-        "TRTSDT": _date(anchor, pid, p.first_drug_day), "TRTEDT": _date(anchor, pid, p.last_drug_day),
-        "TRTDURD": p.treatment_days, "SCRNFL": "Y",
-        "ELIGFL": ["Y" if bool(x) else "N" for x in p.included],
-        "EXCLRS1": p.first_exclusion_reason, "EXCLRSN": p.exclusion_reasons,
-        "TPORADUR": p.prior_tpo_ra_days, "TPORAAGT": p.prior_tpo_ra_agents,
-        "BASEPLT": p.baseline_plt, "BASEGR": p.baseline_grade, "NADIRPLT": p.nadir_plt,
-        "NADIRGR": p.nadir_grade, "NADIRDY": p.nadir_day, "CRTHR": p.cr_threshold,
-        "BOR": p.best_response, "BORDY": p.response_onset_day, "TTCR": p.time_to_cr,
-    })
+        "STUDYID": subj.STUDYID, "USUBJID": subj.USUBJID, "SUBJID": subj.SUBJID, "SITEID": subj.SITEID,
+        "AGE": p.age_years, "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
+        "SEX": p.sex, "RACE": subj.RACE})
+    # Permissible demography only when the input holds it (ADaM IG: never an empty Perm column).
+    for var in ("ETHNIC", "COUNTRY"):
+        if subj[var].notna().any():
+            out[var] = subj[var]
+    for var in ("ARMCD", "ARM", "ACTARMCD", "ACTARM"):
+        out[var] = subj[var]
+    out["TRT01P"], out["TRT01A"] = subj.ARM, subj.ACTARM
+    out["TRTSDT"] = trtsdt
+    # Dates carry no time (protocol 11): TRTSDTM is TRTSDT at 00:00:00, imputed hours flagged
+    # as admiral's derive_vars_dtm(time_imputation = "first") does (TRTSTMF = "H").
+    out["TRTSDTM"] = trtsdt
+    out["TRTSTMF"] = ["H" if pd.notna(d) else None for d in trtsdt]
+    out["TRTEDT"] = _date(anchor, pid, p.last_drug_day)
+    out["TRTDURD"] = p.treatment_days
+    out["SCRNFL"] = "Y"
+    for flag, column in POPULATIONS.items():
+        out[flag] = _yn_flag(p[column].astype("boolean"))
+    if "end_of_study_status" in r.study.patients.columns:
+        out["EOSSTT"] = p.patient_id.map(r.study.patients.set_index("patient_id").end_of_study_status)
+    out["DTHFL"], out["DTHDT"] = subj.DTHFL, subj.DTHDT
+    out = out.assign(
+        TUMTYPE=p.tumor_type, HEIGHTBL=p.height_cm, WEIGHTBL=p.weight_kg, BSABL=p.bsa_m2,
+        PRTHPLT=p.pre_therapy_platelets,
+        EXCLRS1=p.first_exclusion_reason, EXCLRSN=p.exclusion_reasons,
+        TPORADUR=p.prior_tpo_ra_days, TPORAAGT=p.prior_tpo_ra_agents,
+        BASEPLT=p.baseline_plt, BASEGR=p.baseline_grade, NADIRPLT=p.nadir_plt,
+        NADIRGR=p.nadir_grade, NADIRDY=p.nadir_day, CRTHR=p.cr_threshold,
+        BOR=p.best_response, BORDY=p.response_onset_day, TTCR=p.time_to_cr)
     for d in r.protocol.landmark_days:
         out[f"PLTD{d}"] = p[f"plt_d{d}"]
         out[f"CHGD{d}"] = p[f"change_d{d}"]
@@ -104,8 +138,55 @@ def _baseline_flags(labs: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
     return labs[ROW_ID].isin(set(first))
 
 
+def _record_flags(labs: pd.DataFrame, r: StudyResults) -> tuple[pd.Series, pd.Series]:
+    """ABLFL and ONTRTFL masks, from the engine's current columns. The one place these two
+    record flags are set: when the engine's graded labs carry `baseline_record` and
+    `on_treatment`, these lines become those columns."""
+    ablfl = _baseline_flags(labs, r.patients)
+    teae_end = labs.patient_id.map(r.patients.set_index("patient_id").teae_end_day).astype("Float64")
+    ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
+    return ablfl, ontrt.astype(bool)
+
+
+def combined_grade(low: pd.Series, high: pd.Series, low_term: pd.Series, high_term: pd.Series) -> pd.Series:
+    """ATOXGR from the directional grades as admiral's `derive_var_atoxgr`: a low grade > 0 is
+    negative, a high grade > 0 positive, 0 when both are 0 or one is 0 and the other direction
+    has no CTCAE term; otherwise null."""
+    lo, hi = low.astype("Float64"), high.astype("Float64")
+    out = pd.Series(pd.NA, index=low.index, dtype="Float64")
+    zero = (lo.eq(0) & hi.eq(0)) | (low_term.isna() & hi.eq(0)) | (high_term.isna() & lo.eq(0))
+    out = out.mask(zero.fillna(False).astype(bool), 0.0)
+    out = out.mask(hi.gt(0).fillna(False).astype(bool), hi)
+    out = out.mask(lo.gt(0).fillna(False).astype(bool), -lo)
+    return out
+
+
+def _visits(labs: pd.DataFrame, ablfl: pd.Series, r: StudyResults) -> tuple[pd.Series, pd.Series]:
+    """AVISIT/AVISITN: the protocol's analysis visits: Baseline (the ABLFL record, 0) and each
+    landmark "Day d" (the platelet record the engine chose for landmark d, protocol 7); other
+    records belong to no analysis visit (null)."""
+    avisit = pd.Series([None] * len(labs), index=labs.index, dtype="object")
+    avisitn = pd.Series(pd.NA, index=labs.index, dtype="Int64")
+    avisit[ablfl] = "Baseline"
+    avisitn[ablfl] = 0
+    lm = r.derivations.landmarks.dropna(subset=["landmark_count_day"])
+    plt = labs[(labs.test == "PLT") & labs.unit.notna()]
+    key = pd.DataFrame({"patient_id": plt.patient_id.astype(str), "day": plt.day.astype("Float64"),
+                        "value": plt.value.astype("Float64"), ROW_ID: plt[ROW_ID]})
+    chosen = key.merge(lm.assign(patient_id=lm.patient_id.astype(str),
+                                 day=lm.landmark_count_day.astype("Float64"),
+                                 value=lm.landmark_plt.astype("Float64")),
+                       on=["patient_id", "day", "value"])
+    chosen = chosen.sort_values(ROW_ID).drop_duplicates(["patient_id", "landmark_day"])
+    where = labs[ROW_ID].map(chosen.set_index(ROW_ID).landmark_day.groupby(level=0).first())
+    hit = where.notna()
+    avisit[hit] = [f"Day {int(d)}" for d in where[hit]]
+    avisitn[hit] = where[hit].astype("Int64")
+    return avisit, avisitn
+
+
 def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
-         mapping: dict[str, Any]) -> pd.DataFrame:
+         mapping: dict[str, Any], adsl_: pd.DataFrame) -> pd.DataFrame:
     """ADLB: one row per lab record, the engine's CTCAE grades as ATOXGRL/ATOXGRH (BDS)."""
     g = r.derivations.graded_labs
     first = g.drop_duplicates(ROW_ID).set_index(ROW_ID).sort_index()
@@ -116,9 +197,8 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         by_dir[direction] = part
     tests = knowledge.lab_tests()
     codes = mapping["lab_codes"]
-    ablfl = _baseline_flags(labs, r.patients)
+    ablfl, ontrt = _record_flags(labs, r)
     base_rows = labs[ablfl].set_index(["patient_id", "test"])
-    pts = r.patients.set_index("patient_id")
     key = list(zip(labs.patient_id, labs.test))
     plt_base = pd.Series([base_rows.value.get(k) if k in base_rows.index else None for k in key],
                          index=labs.index, dtype="Float64")
@@ -145,8 +225,6 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
 
     grade_l, grade_h = term("L", "grade"), term("H", "grade")
     base_id = pd.Series([base_rows[ROW_ID].get(k) if k in base_rows.index else None for k in key], index=labs.index)
-    teae_end = labs.patient_id.map(pts.teae_end_day).astype("Float64")
-    ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
     # ANL01FL: the engine's row accounting. A record is analysed unless the engine lists its
     # input row as unused (`derivations.unused_rows`, canonical table "labs", with the reason).
     unused = r.derivations.unused_rows
@@ -157,89 +235,137 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     fallback = labs.sort_values(["patient_id", "day", "source_row"]).groupby("patient_id").cumcount() + 1
     seq = seq.fillna(fallback.reindex(labs.index)).astype("Int64")
     unit = labs.test.map(lambda t: tests[t].canonical_unit if t in tests else None)
+    order = list(codes)
+    aval = labs.value.astype("Float64").where(labs.unit.notna())
+    chg = labs.value.astype("Float64") - base
+    avisit, avisitn = _visits(labs, ablfl, r)
+    by_subject = adsl_.set_axis(r.patients.patient_id.astype(str))   # ADSL rows are r.patients'
+    ids = by_subject.USUBJID
+    pid = labs.patient_id.astype(str)
+    btox_l = base_id.map(grade_l.set_axis(labs[ROW_ID]))
+    btox_h = base_id.map(grade_h.set_axis(labs[ROW_ID]))
+    dscl, dsch = term("L", "term"), term("H", "term")
     out = pd.DataFrame({
-        "STUDYID": study_id, "USUBJID": labs.patient_id.astype(str),
+        "STUDYID": adsl_.STUDYID.iloc[0] if len(adsl_) else study_id, "USUBJID": pid.map(ids),
         "LBSEQ": seq,
+        "TRTP": pid.map(by_subject.TRT01P), "TRTA": pid.map(by_subject.TRT01A),
         "PARAMCD": labs.test.map(lambda t: codes.get(t, [t])[0]),
         "PARAM": [f"{codes.get(t, [t, t])[1]} ({u})" for t, u in zip(labs.test, unit)],
-        "AVAL": labs.value.astype("Float64").where(labs.unit.notna()),
-        "AVALU": labs.unit,
+        "PARAMN": [order.index(t) + 1 if t in order else len(order) + 1 for t in labs.test],
+        "PARCAT1": labs.test.map(mapping["lab_categories"]),
+        "AVAL": aval, "AVALU": labs.unit,
         "ADT": _date(anchor, labs.patient_id, labs.day), "ADY": _ady(labs.day), "PRTDY": labs.day,
-        "ABLFL": _yn(ablfl), "BASE": base, "CHG": labs.value.astype("Float64") - base,
+        "AVISIT": avisit, "AVISITN": avisitn,
+        # No derived records (no LOV/worst-value rows): DTYPE is null on every record.
+        "DTYPE": pd.Series([None] * len(labs), index=labs.index, dtype="object"),
+        "ABLFL": _yn(ablfl), "BASETYPE": "LAST", "BASE": base, "CHG": chg,
+        "PCHG": (100 * chg / base).where(base.ne(0).fillna(False).astype(bool)),
         "ANRLO": lo, "ANRHI": hi,
         "ANRIND": anrind, "BNRIND": bnrind,
-        "ATOXDSCL": term("L", "term"), "ATOXDSCH": term("H", "term"),
+        "ATOXDSCL": dscl, "ATOXDSCH": dsch,
         "ATOXGRL": grade_l, "ATOXGRH": grade_h,
-        "BTOXGRL": base_id.map(grade_l.set_axis(labs[ROW_ID])),
-        "BTOXGRH": base_id.map(grade_h.set_axis(labs[ROW_ID])),
+        "ATOXGR": combined_grade(grade_l, grade_h, dscl, dsch),
+        "BTOXGRL": btox_l, "BTOXGRH": btox_h,
+        "BTOXGR": combined_grade(btox_l, btox_h, dscl, dsch),
         "GRRSNL": term("L", "grade_reason"), "GRRSNH": term("H", "grade_reason"),
         "ONTRTFL": _yn(ontrt), "ANL01FL": _yn(anl),
         "SRCDOM": "LB", "SRCVAR": "LBSTRESN", "SRCSEQ": seq,
     })
-    return out.sort_values(["USUBJID", "PARAMCD", "PRTDY", "LBSEQ"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["USUBJID", "PARAMN", "PRTDY", "LBSEQ"], kind="stable").reset_index(drop=True)
+    out.insert(2, "ASEQ", (out.groupby("USUBJID").cumcount() + 1).astype("Int64"))
+    return out
 
 
-def adrs(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataFrame:
-    """ADRS: per subject the best overall response (BOR, every screened subject; empty when
-    excluded) and, for included subjects, whether each protocol response rule found a
-    sustained window (CRSUST, PRSUST: Y/N at the onset day; protocol sections 5-6)."""
+def response_categories(r: StudyResults) -> list[str]:
+    """The best-response categories the results count, in their order (CR, PR, NR, NE)."""
+    return [k.upper() for k, v in r.response.items() if isinstance(v, dict) and k != "orr"]
+
+
+def adrs(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame) -> pd.DataFrame:
+    """ADRS: per subject the best overall response (BOR, every screened subject) and, for
+    included subjects, whether each protocol response rule found a sustained window (CRSUST,
+    PRSUST: Y/N at the onset day; protocol sections 5-6). BOR's AVAL numbers the results'
+    categories in order; a subject without assessment (excluded) has AVALC MISSING, as
+    admiralonco's `no_data_missing` event. ADT: the onset of a response; for NR/NE the last
+    platelet count the response was assessed on (days [1, followup_end_day])."""
     p = r.patients
     pid = p.patient_id.astype(str)
+    ids, sid = adsl_.USUBJID.set_axis(p.index), adsl_.STUDYID.set_axis(p.index)
+    categories = [*response_categories(r), NO_ASSESSMENT]
+    avalc = p.best_response.astype("object").where(p.best_response.notna(), NO_ASSESSMENT)
+    day = p.response_onset_day.astype("Float64").fillna(
+        p.last_count_day.astype("Float64").where(p.included.astype(bool))).astype("Int64")
     rows = [pd.DataFrame({
-        "STUDYID": study_id, "USUBJID": pid, "PARAMCD": "BOR",
-        "PARAM": "Best overall platelet response (protocol 6)", "AVALC": p.best_response,
-        "PRTDY": p.response_onset_day, "ADY": _ady(p.response_onset_day),
-        "ADT": _date(anchor, pid, p.response_onset_day),
+        "STUDYID": sid, "USUBJID": ids, "PARAMCD": "BOR",
+        "PARAM": "Best overall platelet response (protocol 6)", "PARAMN": 1,
+        "AVAL": [float(categories.index(c) + 1) if c in categories else None for c in avalc],
+        "AVALC": avalc,
+        "PRTDY": day, "ADY": _ady(day), "ADT": _date(anchor, pid, day),
         "CNFDY": pd.Series(pd.NA, index=p.index, dtype="Int64"),
         "ELIGFL": ["Y" if bool(x) else "N" for x in p.included]})]
     inc = p[p.included.astype(bool)]
     on = r.derivations.onsets
-    for rule in r.protocol.response_rules:
+    for n, rule in enumerate(r.protocol.response_rules, 2):
         o = on[on.category == rule.category].set_index("patient_id")
         onset = inc.patient_id.map(o.onset_day)
         ipid = inc.patient_id.astype(str)
         rows.append(pd.DataFrame({
-            "STUDYID": study_id, "USUBJID": ipid, "PARAMCD": f"{rule.category[:2].upper()}SUST",
-            "PARAM": f"Sustained {rule.category} window found (protocol 5-6)",
+            "STUDYID": sid.loc[inc.index], "USUBJID": ids.loc[inc.index],
+            "PARAMCD": f"{rule.category[:2].upper()}SUST",
+            "PARAM": f"Sustained {rule.category} window found (protocol 5-6)", "PARAMN": n,
+            "AVAL": pd.Series(pd.NA, index=inc.index, dtype="Float64"),
             "AVALC": ["Y" if pd.notna(x) else "N" for x in onset], "PRTDY": onset, "ADY": _ady(onset),
             "ADT": _date(anchor, ipid, onset), "CNFDY": inc.patient_id.map(o.confirmed_day),
             "ELIGFL": "Y"}))
     out = pd.concat([r_ for r_ in rows if len(r_)], ignore_index=True)
-    for c in ("PRTDY", "CNFDY"):
+    for c in ("PRTDY", "CNFDY", "PARAMN"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
-    return out.sort_values(["USUBJID", "PARAMCD"], kind="stable").reset_index(drop=True)
+    out["AVAL"] = pd.to_numeric(out["AVAL"], errors="coerce").astype("Float64")
+    out = out.sort_values(["USUBJID", "PARAMN"], kind="stable").reset_index(drop=True)
+    out.insert(2, "ASEQ", (out.groupby("USUBJID").cumcount() + 1).astype("Int64"))
+    return out
 
 
-def adtte(r: StudyResults, anchor: dict[str, dt.date], study_id: str, adlb_: pd.DataFrame) -> pd.DataFrame:
+def adtte(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame, adlb_: pd.DataFrame,
+          add_one: bool = True) -> pd.DataFrame:
     """ADTTE: time to CR for every included subject (protocol section 8; ADaM BDS TTE).
-    AVAL = CR onset day (CNSR 0) or the day of the last platelet count in [1, followup end]
-    (CNSR 1); SRCDOM/SRCVAR/SRCSEQ point at that platelet record (LB, LBDTC, LBSEQ)."""
+    ADT = the CR onset (CNSR 0) or the last platelet count in [1, followup end] (CNSR 1);
+    AVAL = ADT - STARTDT + 1 (admiral's `derive_vars_duration` default, `add_one = TRUE`), or
+    ADT - STARTDT (the protocol's days since day 0) with `add_one=False`. SRCDOM/SRCVAR/SRCSEQ
+    point at the platelet record on ADT (LB, LBDTC, LBSEQ)."""
     p = r.patients
-    inc = p[p.included.astype(bool)]
+    keep = p.included.astype(bool)
+    inc = p[keep]
     pid = inc.patient_id.astype(str)
+    ids = adsl_.USUBJID.set_axis(p.index)[keep]
     event = inc.km_event.astype(bool)
-    aval = inc.km_time.astype("Int64")
+    days = inc.km_time.astype("Int64")
     plt = adlb_[adlb_.PARAMCD == load_mapping()["lab_codes"]["PLT"][0]]
     first_seq = plt.sort_values("LBSEQ").drop_duplicates(["USUBJID", "PRTDY"]).set_index(["USUBJID", "PRTDY"]).LBSEQ
-    src = [first_seq.get((u, int(a))) if pd.notna(a) else None for u, a in zip(pid, aval)]
+    src = [first_seq.get((u, int(a))) if pd.notna(a) else None for u, a in zip(ids, days)]
+    end = r.protocol.followup_end_day
     return pd.DataFrame({
-        "STUDYID": study_id, "USUBJID": pid, "PARAMCD": "TTCR",
-        "PARAM": "Time to complete response (days)", "AVAL": aval.astype("Float64"),
+        "STUDYID": adsl_.STUDYID.set_axis(p.index)[keep], "USUBJID": ids, "PARAMCD": "TTCR",
+        "PARAM": "Time to complete response (days)", "PARAMN": 1,
+        "AVAL": (days + (1 if add_one else 0)).astype("Float64"),
         "CNSR": [0 if e else 1 for e in event],
         "STARTDT": _date(anchor, pid, pd.Series(0, index=inc.index)),
-        "ADT": _date(anchor, pid, aval),
-        "EVNTDESC": ["Sustained complete response (protocol 5-6), onset" if e else None for e in event],
-        "CNSDTDSC": [None if e else f"Last platelet count in days 1-{r.protocol.followup_end_day}" for e in event],
+        "ADT": _date(anchor, pid, days),
+        "EVNTDESC": ["Sustained complete response (protocol 5-6), onset" if e else
+                     f"No sustained complete response by day {end}: censored" for e in event],
+        "CNSDTDSC": [None if e else f"Last platelet count in days 1-{end}" for e in event],
         "SRCDOM": "LB", "SRCVAR": "LBDTC", "SRCSEQ": pd.array(src, dtype="Int64"),
     }).reset_index(drop=True)
 
 
 def adam_datasets(study: Study, protocol: Protocol, *, study_id: str = "CTIT",
-                  index_date: str = DEFAULT_INDEX_DATE, con: Any = None) -> tuple[dict[str, pd.DataFrame], StudyResults]:
+                  index_date: str = DEFAULT_INDEX_DATE, con: Any = None,
+                  tte_add_one: bool = True) -> tuple[dict[str, pd.DataFrame], StudyResults]:
     """Run the analysis and build ADSL, ADLB, ADRS and ADTTE."""
     r = run(study, protocol, con)
     anchor, _ = anchors(study, index_date)
     mapping = load_mapping()
-    lb = adlb(r, anchor, study_id, mapping)
-    return {"ADSL": adsl(r, anchor, study_id), "ADLB": lb, "ADRS": adrs(r, anchor, study_id),
-            "ADTTE": adtte(r, anchor, study_id, lb)}, r
+    sl = adsl(r, anchor, study_id)
+    lb = adlb(r, anchor, study_id, mapping, sl)
+    return {"ADSL": sl, "ADLB": lb, "ADRS": adrs(r, anchor, sl),
+            "ADTTE": adtte(r, anchor, sl, lb, tte_add_one)}, r

@@ -2,7 +2,8 @@
 
 Transport v5 (the FDA's format): names <= 8 characters, labels <= 40, values <= 200 bytes,
 checked before writing (`ctit.cdisc.domains.write_xpt`). Dates are SAS dates (days since
-1960-01-01) with format DATE9.; Parquet keeps them as dates.
+1960-01-01) with format DATE9., datetimes SAS datetimes (seconds) with DATETIME20.; Parquet
+keeps them as dates.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def _xpt_ready(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict[str, 
         if kind == "date":
             out[c] = (pd.to_datetime(out[c]) - SAS_EPOCH).dt.days.astype("float64")
             types[c], formats[c] = "num", "DATE9"
+        elif kind == "datetime":
+            out[c] = (pd.to_datetime(out[c]) - SAS_EPOCH).dt.total_seconds().astype("float64")
+            types[c], formats[c] = "num", "DATETIME20"
         else:
             types[c] = kind
     return out, types, formats

@@ -22,12 +22,15 @@ class Variable:
     label: str
     type: str          # char / num / date (a SAS date: numeric with format DATE9.)
     derivation: str
+    origin: str = "Derived"  # define.xml def:Origin: Derived, Assigned, Predecessor, Collected
+    codelist: str = ""       # define.xml CodeList name (NY, Y, PARAMCD, ...): terms from the data
 
 
 @cache
 def _rows() -> tuple[Variable, ...]:
     with knowledge.path("adam_variables.csv").open(encoding="utf-8", newline="") as fh:
-        return tuple(Variable(r["dataset"], r["variable"], r["label"], r["type"], r["derivation"])
+        return tuple(Variable(r["dataset"], r["variable"], r["label"], r["type"], r["derivation"],
+                              r.get("origin") or "Derived", r.get("codelist") or "")
                      for r in csv.DictReader(fh))
 
 
@@ -50,5 +53,6 @@ def sheet(datasets: dict[str, pd.DataFrame]) -> pd.DataFrame:
         for order, column in enumerate(frame.columns, 1):
             v = variable(name, column)
             rows.append({"dataset": name, "order": order, "variable": column, "label": v.label,
-                         "type": v.type, "derivation": v.derivation})
+                         "type": v.type, "origin": v.origin, "codelist": v.codelist,
+                         "derivation": v.derivation})
     return pd.DataFrame(rows)

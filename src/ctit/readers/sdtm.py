@@ -221,6 +221,7 @@ class _Translator:
                     self.reference[str(sid.loc[i])] = str(r)
         extra = self._vitals(sid, index)
         extra.update(self._supplemental(sid))
+        extra.update({column: dom.get(var) for column, var in spec.get("keep", {}).items()})
         columns = {"patient_id": sid, "sex": dom.get(spec["sex"]), "age_years": age,
                    "index_date": index, **extra}
         variables = {"sex": spec["sex"], "age_years": spec["age"], "index_date": "RFXSTDTC",
