@@ -150,5 +150,7 @@ def test_study_days_only(sdtm_csv: Path, tmp_path: Path) -> None:
     original = read_study(EXAMPLE)
     key = ["patient_id", "test", "day", "value"]
     a = by_days.labs[key].sort_values(key).reset_index(drop=True)
-    b = original.labs[key].sort_values(key).reset_index(drop=True)
+    # The SDTM subject key is the study-unique USUBJID: "CTIT-" + the study's patient_id.
+    b = original.labs[key].assign(patient_id="CTIT-" + original.labs.patient_id.astype(str))
+    b = b.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False)

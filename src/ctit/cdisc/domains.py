@@ -184,5 +184,10 @@ def write_xpt(df: pd.DataFrame, path: Path, name: str, label: str,
                            table_name=name.upper(), file_format_version=5)
 
 
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, index=False)
+def write_csv(df: pd.DataFrame, path: Path, types: Mapping[str, str] | None = None) -> None:
+    """A dataset as CSV, numbers as the .xpt holds them without spurious decimals (9, not 9.0)."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_numeric_dtype(out[c].dtype) and not pd.api.types.is_bool_dtype(out[c].dtype):
+            out[c] = _cell_text(out[c])
+    out.to_csv(path, index=False)

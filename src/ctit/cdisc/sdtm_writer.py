@@ -34,6 +34,8 @@ from ctit import knowledge
 from ctit.cdisc.dates import day_to_study_day
 from ctit.cdisc.domains import write_csv, write_xpt
 from ctit.cdisc.mapping import load_mapping
+from ctit.cdisc.subjects import fill, number_text, study_id_of, subjects, trial_design, usubjid_map
+from ctit.protocol import Protocol, load_protocol
 from ctit.study import Study
 
 DEFAULT_INDEX_DATE = "2024-01-01"
@@ -41,16 +43,50 @@ DOMAIN_LABELS = {
     "DM": "Demographics", "SUPPDM": "Supplemental Qualifiers for DM", "VS": "Vital Signs",
     "EX": "Exposure", "CM": "Concomitant/Prior Medications", "LB": "Laboratory Test Results",
     "AE": "Adverse Events", "PR": "Procedures", "FA": "Findings About Events or Interventions",
+    "TS": "Trial Summary",
 }
 
 
 def variables() -> dict[str, dict[str, tuple[str, str]]]:
     """SDTM variable labels and types by domain (knowledge/sdtm_variables.csv); '*' = every domain."""
     out: dict[str, dict[str, tuple[str, str]]] = {}
-    with knowledge.path("sdtm_variables.csv").open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            out.setdefault(r["domain"], {})[r["variable"]] = (r["label"], r["type"])
+    for r in variable_rows():
+        out.setdefault(r["domain"], {})[r["variable"]] = (r["label"], r["type"])
     return out
+
+
+def variable_rows() -> list[dict[str, str]]:
+    """Every row of knowledge/sdtm_variables.csv: domain, variable, label, type, core
+    (SDTM IG 3.4: Req, Exp, Perm), origin and codelist (define.xml)."""
+    with knowledge.path("sdtm_variables.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def spec(domain: str) -> dict[str, dict[str, str]]:
+    """The variables of one domain (its own rows over the '*' rows), by name."""
+    out: dict[str, dict[str, str]] = {}
+    for r in variable_rows():
+        if r["domain"] == "*" or r["domain"] == domain:
+            out[r["variable"]] = r
+    return out
+
+
+def _with_expected(frame: pd.DataFrame, domain: str) -> pd.DataFrame:
+    """Every Req and Exp variable of the domain present (SDTM IG 3.4 section 4.1.5: an
+    expected variable is included even when no value is collected, then null), in the
+    order of knowledge/sdtm_variables.csv; the writer's other variables after them."""
+    rows = [r for r in variable_rows() if r["domain"] in ("*", domain)]
+    order = [r["variable"] for r in rows if r["domain"] == "*" and r["variable"] != "DOMAIN" or
+             r["domain"] == domain]
+    if "DOMAIN" in frame.columns:
+        order.insert(1, "DOMAIN")
+    need = [r["variable"] for r in rows if r["domain"] == domain and r.get("core") in ("Req", "Exp")]
+    out = frame.copy()
+    for v in need:
+        if v not in out.columns:
+            out[v] = None
+    known = [v for v in order if v in out.columns]
+    return out[known + [c for c in out.columns if c not in known]]
 
 
 def anchors(study: Study, default: str) -> tuple[dict[str, dt.date], dict[str, str]]:
@@ -102,11 +138,34 @@ def _num(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
 
 
+def _text(values: pd.Series) -> list[Any]:
+    """Numbers as SDTM result text (--ORRES, --STRESC, QVAL): 9, not 9.0."""
+    return [None if pd.isna(v) else number_text(v) for v in values]
+
+
+def trial_summary(study: Study, protocol: Protocol, study_id: str,
+                  domains: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """TS: the protocol's trial summary parameters (knowledge/sdtm_trial_design.yaml); the
+    study's start and end dates are the first and last --DTC of the domains written."""
+    dates = sorted({str(v)[:10] for f in domains.values() for c in f.columns if c.endswith("DTC")
+                    for v in f[c].dropna()})
+    facts = {"n_subjects": len(study.patients),
+             "first_date": dates[0] if dates else "", "last_date": dates[-1] if dates else ""}
+    rows = [(code, name, fill(value, protocol, **facts)) for code, name, value in trial_design()["trial_summary"]]
+    return pd.DataFrame({"STUDYID": study_id, "DOMAIN": "TS", "TSSEQ": 1.0,
+                         "TSPARMCD": [r[0] for r in rows], "TSPARM": [r[1] for r in rows],
+                         "TSVAL": [r[2] or None for r in rows]})
+
+
 def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFAULT_INDEX_DATE,
-                 mapping: Path | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+                 mapping: Path | None = None, protocol: Protocol | None = None,
+                 ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
     """The SDTM domains of a canonical study (module docstring), and each subject's anchor source."""
     m = load_mapping(mapping)
+    protocol = protocol or load_protocol(None)
     anchor, how = anchors(study, index_date)
+    ids = usubjid_map(study, study_id)
+    study_id = study_id_of(study, study_id)
     d = _Dates(anchor)
     out: dict[str, pd.DataFrame] = {}
     p = study.patients
@@ -115,12 +174,17 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
     first = sd.groupby("patient_id").start_day.min()
     last = sd.assign(e=sd.end_day.fillna(sd.start_day)).groupby("patient_id").e.max()
     pid = p.patient_id.astype(str)
+    subj = subjects(study, protocol, anchor, study_id)
     out["DM"] = pd.DataFrame({
-        "STUDYID": study_id, "DOMAIN": "DM", "USUBJID": pid, "SUBJID": pid,
+        "STUDYID": study_id, "DOMAIN": "DM", "USUBJID": pid.map(ids), "SUBJID": subj.SUBJID,
         "RFSTDTC": [anchor[x].isoformat() for x in pid],
         "RFXSTDTC": d.dtc(pid, pid.map(first)), "RFXENDTC": d.dtc(pid, pid.map(last)),
+        "DTHDTC": [None if pd.isna(x) else x.date().isoformat() for x in subj.DTHDT], "DTHFL": subj.DTHFL,
+        "SITEID": subj.SITEID,
         "AGE": _num(p.age_years), "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
-        "SEX": p.sex,
+        "SEX": p.sex, "RACE": subj.RACE, "ETHNIC": subj.ETHNIC,
+        "ARMCD": subj.ARMCD, "ARM": subj.ARM, "ACTARMCD": subj.ACTARMCD, "ACTARM": subj.ACTARM,
+        "ARMNRS": subj.ARMNRS, "COUNTRY": subj.COUNTRY,
     })
     qnam = m["patients"]["supplemental"]["qnam"]
     supp = []
@@ -130,7 +194,7 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
         supp.append(pd.DataFrame({
             "STUDYID": study_id, "RDOMAIN": "DM", "USUBJID": given.patient_id.astype(str), "IDVAR": None,
             "IDVARVAL": None, "QNAM": qnam[column], "QLABEL": label,
-            "QVAL": [repr(float(v)) if column != "tumor_type" else str(v) for v in given[column]],
+            "QVAL": _text(given[column]) if column != "tumor_type" else given[column].astype(str).tolist(),
             "QORIG": "CRF"}))
     out["SUPPDM"] = pd.concat(supp, ignore_index=True)
     vs = []
@@ -141,8 +205,8 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
         zero = pd.Series(0, index=given.index)
         vs.append(pd.DataFrame({
             "STUDYID": study_id, "DOMAIN": "VS", "USUBJID": given.patient_id.astype(str),
-            "VSTESTCD": code, "VSTEST": name, "VSORRES": given[column].astype(float).map(repr),
-            "VSORRESU": unit, "VSSTRESC": given[column].astype(float).map(repr),
+            "VSTESTCD": code, "VSTEST": name, "VSORRES": _text(given[column]),
+            "VSORRESU": unit, "VSSTRESC": _text(given[column]),
             "VSSTRESN": _num(given[column]), "VSSTRESU": unit,
             "VSDTC": d.dtc(given.patient_id, zero), "VSDY": d.dy(zero)}))
     out["VS"] = pd.concat(vs, ignore_index=True)
@@ -166,17 +230,23 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
     labs = study.labs
     cd = labs.test.map(lambda t: codes.get(t, [t, t])[0])
     unit = labs.unit.fillna(labs.unit_as_written)
+    same_unit = labs.unit.notna() & labs.unit.eq(labs.unit_as_written).fillna(False).astype(bool)
     lb = pd.DataFrame({
         "STUDYID": study_id, "DOMAIN": "LB", "USUBJID": labs.patient_id.astype(str),
         "LBTESTCD": cd, "LBTEST": labs.test.map(lambda t: codes.get(t, [t, t])[1]),
-        "LBORRES": [None if pd.isna(v) else repr(float(v)) for v in labs.value_as_written],
+        "LBCAT": labs.test.map(m["lab_categories"]),
+        "LBORRES": _text(labs.value_as_written),
         "LBORRESU": labs.unit_as_written,
-        "LBSTRESC": [None if pd.isna(v) else repr(float(v)) for v in labs.value],
+        # Limits in the original unit only where it is the standard one (no reconversion).
+        "LBORNRLO": _text(labs.lln.where(same_unit)), "LBORNRHI": _text(labs.uln.where(same_unit)),
+        "LBSTRESC": _text(labs.value),
         "LBSTRESN": _num(labs.value), "LBSTRESU": unit,
         "LBSTNRLO": _num(labs.lln), "LBSTNRHI": _num(labs.uln),
+        "LBNRIND": _nrind(labs),
         "LBDTC": d.dtc(labs.patient_id, labs.day), "LBDY": d.dy(labs.day),
         "_day": labs.day, "_row": labs.source_row})
     lb.insert(3, "LBSEQ", _seq(lb, ["_day", "_row"]))
+    lb["LBLOBXFL"] = _last_before_exposure(lb, labs)
     out["LB"] = lb.drop(columns=["_day", "_row"])
 
     ae = study.adverse_events
@@ -212,15 +282,46 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
         "_day": bl.day, "_row": bl.source_row})
     frame.insert(3, "FASEQ", _seq(frame, ["_day", "_row"]))
     out["FA"] = frame.drop(columns=["_day", "_row"])
+    out["TS"] = trial_summary(study, protocol, study_id, out)
+    for name, frame in out.items():
+        if "USUBJID" in frame.columns and name != "DM":
+            frame["USUBJID"] = frame["USUBJID"].map(ids)
+        out[name] = _with_expected(frame, name)
     return out, how
 
 
+def _nrind(labs: pd.DataFrame) -> list[Any]:
+    """LBNRIND: LOW/HIGH/NORMAL against the record's own reference range; null without one."""
+    out: list[Any] = []
+    for v, lo, hi in zip(labs.value, labs.lln, labs.uln):
+        if pd.isna(v) or (pd.isna(lo) and pd.isna(hi)):
+            out.append(None)
+        elif pd.notna(lo) and v < lo:
+            out.append("LOW")
+        elif pd.notna(hi) and v > hi:
+            out.append("HIGH")
+        else:
+            out.append("NORMAL")
+    return out
+
+
+def _last_before_exposure(lb: pd.DataFrame, labs: pd.DataFrame) -> list[Any]:
+    """LBLOBXFL (SDTM IG 3.4): Y on each subject's and test's last result on or before day 0
+    (day 0 samples are taken before the first dose: protocol 3 counts them as baseline)."""
+    has = lb.LBSTRESN.notna() & labs.day.le(0).fillna(False).astype(bool)
+    cand = lb[has].assign(_d=labs.day[has]).sort_values(["USUBJID", "LBTESTCD", "_d", "LBSEQ"])
+    last = set(cand.groupby(["USUBJID", "LBTESTCD"]).tail(1).index)
+    return ["Y" if i in last else None for i in lb.index]
+
+
 def write_sdtm(study: Study, out: Path, *, study_id: str = "CTIT", index_date: str = DEFAULT_INDEX_DATE,
-               mapping: Path | None = None, formats: tuple[str, ...] = ("xpt", "csv")) -> list[Path]:
+               mapping: Path | None = None, formats: tuple[str, ...] = ("xpt", "csv"),
+               protocol: Protocol | None = None) -> list[Path]:
     """Write the SDTM domains to `out` (xpt and/or csv, one file per domain) and README.txt."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    domains, how = sdtm_domains(study, study_id=study_id, index_date=index_date, mapping=mapping)
+    domains, how = sdtm_domains(study, study_id=study_id, index_date=index_date, mapping=mapping,
+                                protocol=protocol)
     meta = variables()
     written: list[Path] = []
     for name, frame in domains.items():
@@ -233,7 +334,7 @@ def write_sdtm(study: Study, out: Path, *, study_id: str = "CTIT", index_date: s
             written.append(path)
         if "csv" in formats:
             path = out / f"{name.lower()}.csv"
-            write_csv(frame, path)
+            write_csv(frame, path, types)
             written.append(path)
     counts = pd.Series(how).value_counts()
     readme = out / "README.txt"

@@ -49,6 +49,7 @@ from ctit.study import TABLES, Study
 
 # Extra columns every translated row carries into the Study (kept after the canonical ones).
 PROVENANCE = ("sdtm_domain", "sdtm_row", "sdtm_seq")
+TRIAL_DESIGN = {"TA", "TD", "TE", "TI", "TM", "TS", "TV"}
 
 
 @dataclass
@@ -552,7 +553,9 @@ def read_sdtm(path: Path, mapping: Path | None = None) -> Study:
     log = ProblemLog()
     domains, ignored = _load(folder, domains_used(m), m["file_preference"], log)
     for p in ignored:
-        log.warn(p.name, "file not read: its name is not a domain the mapping uses")
+        # Trial design domains (SDTM IG 3.4 section 7) describe the study, not its subjects.
+        if p.stem.upper() not in TRIAL_DESIGN:
+            log.warn(p.name, "file not read: its name is not a domain the mapping uses")
     dm = m["patients"]["domain"].upper()
     if dm not in domains:
         log.error(dm, f"required domain is missing: no {dm.lower()}.xpt, .csv or .rda in {folder}")
