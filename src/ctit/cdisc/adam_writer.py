@@ -39,8 +39,8 @@ def _xpt_ready(frame: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict[str, 
 
 
 def write_adam(datasets: dict[str, pd.DataFrame], out: Path,
-               formats: tuple[str, ...] = ("xpt", "parquet")) -> list[Path]:
-    """Write each dataset and the metadata sheet into `out`; the paths written."""
+               formats: tuple[str, ...] = ("xpt", "parquet"), study_name: str = "") -> list[Path]:
+    """Write each dataset, the metadata sheet and define.xml into `out`; the paths written."""
     import pyreadstat
 
     out = Path(out)
@@ -67,4 +67,11 @@ def write_adam(datasets: dict[str, pd.DataFrame], out: Path,
     meta.to_csv(out / "metadata.csv", index=False)
     meta.to_excel(out / "metadata.xlsx", index=False, sheet_name="variables")
     written += [out / "metadata.csv", out / "metadata.xlsx"]
+    if "xpt" in formats:
+        from ctit.cdisc.define import write_define
+
+        adsl = datasets.get("ADSL")
+        study_id = str(adsl.STUDYID.iloc[0]) if adsl is not None and len(adsl) else "CTIT"
+        written.append(write_define(datasets, out, standard="ADaM", study_id=study_id,
+                                    study_name=study_name or study_id, dataset_labels=LABELS))
     return written

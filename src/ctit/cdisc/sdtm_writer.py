@@ -336,6 +336,13 @@ def write_sdtm(study: Study, out: Path, *, study_id: str = "CTIT", index_date: s
             path = out / f"{name.lower()}.csv"
             write_csv(frame, path, types)
             written.append(path)
+    if "xpt" in formats:
+        from ctit.cdisc.define import write_define
+
+        written.append(write_define(domains, out, standard="SDTM", study_id=str(domains["DM"].STUDYID.iloc[0])
+                                    if len(domains["DM"]) else study_id,
+                                    study_name=(protocol or load_protocol(None)).title,
+                                    dataset_labels=DOMAIN_LABELS))
     counts = pd.Series(how).value_counts()
     readme = out / "README.txt"
     readme.write_text(

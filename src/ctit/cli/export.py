@@ -27,7 +27,7 @@ def sdtm(
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
 ) -> None:
-    """Write DM, SUPPDM, VS, EX, CM, LB, AE, PR and FA as SAS transport v5 (.xpt) and CSV."""
+    """Write DM, SUPPDM, VS, EX, CM, LB, AE, PR, FA and TS as SAS transport v5 (.xpt) and CSV, and define.xml."""
     from ctit.cdisc.sdtm_writer import write_sdtm
     from ctit.sources import read_source
 
@@ -47,8 +47,12 @@ def adam(
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
+    tte_days: bool = typer.Option(
+        False, "--tte-days",
+        help="ADTTE AVAL = ADT - STARTDT (the protocol's days since day 0) instead of admiral's "
+             "derive_vars_duration default ADT - STARTDT + 1."),
 ) -> None:
-    """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet) and metadata."""
+    """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet), metadata and define.xml."""
     from ctit.cdisc.adam import adam_datasets
     from ctit.cdisc.adam_writer import write_adam
     from ctit.protocol import load_protocol
@@ -57,8 +61,9 @@ def adam(
     with input_errors_exit():
         p = load_protocol(protocol, set_ or [])
         s = read_source(study, source)
-        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date)
-        written = write_adam(datasets, out)
+        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
+                                    tte_add_one=not tte_days)
+        written = write_adam(datasets, out, study_name=p.title)
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",
                   highlight=False)
