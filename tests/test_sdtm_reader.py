@@ -154,3 +154,56 @@ def test_study_days_only(sdtm_csv: Path, tmp_path: Path) -> None:
     b = original.labs[key].assign(patient_id="CTIT-" + original.labs.patient_id.astype(str))
     b = b.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
+
+
+def test_partial_dates_are_one_warning_per_dataset_and_variable(shared_data: Path, tmp_path: Path) -> None:
+    study = read_sdtm(pharmaverse_folder(shared_data, tmp_path / "pv"))
+    imputed = [w for w in study.warnings if "imputed" in w.message]
+    keys = [(w.table, w.column) for w in imputed]
+    assert imputed and len(keys) == len(set(keys))
+    # Thousands of CM partial dates become a line per variable, with the count and examples.
+    cm = [w for w in imputed if w.table == "CM"]
+    assert all(" partial dates imputed by rule" in w.message and "e.g." in w.message for w in cm)
+    assert sum(int(w.message.split()[0]) for w in cm) > 1000
+    assert len(study.warnings) < 100
+
+
+def _renamed_study_drug(sdtm_csv: Path, dest: Path) -> Path:
+    """The example's EX with an in-house code the dictionary does not know, and no EXCAT."""
+    def edit(f: pd.DataFrame) -> None:
+        f["EXTRT"] = "ATRX-001"
+        f["EXCAT"] = ""
+    return _corrupt(sdtm_csv, dest, "ex", edit)
+
+
+def test_study_drug_named_on_the_command_line(sdtm_csv: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ctit.cli import app
+
+    folder = _renamed_study_drug(sdtm_csv, tmp_path / "s")
+    plain = read_sdtm(folder)
+    advice = [w for w in plain.warnings if w.table == "EX" and "drug not in the dictionary" in w.message]
+    assert advice and "EXCAT" in advice[0].message and "--study-drug" in advice[0].message
+    assert "role column" not in advice[0].message
+    assert not (plain.exposures.role == "study_drug").any()
+    named = read_sdtm(folder, drug_roles={"atrx-001": "study_drug"})
+    ex = named.exposures[named.exposures.sdtm_domain == "EX"]
+    assert len(ex) and (ex.role == "study_drug").all()
+    original = read_study(EXAMPLE)
+    assert len(ex) == int((original.exposures.role == "study_drug").sum())
+    runner = CliRunner()
+    r = runner.invoke(app, ["validate", str(folder), "--from", "sdtm", "--study-drug", "ATRX-001"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["analyze", str(folder), "--from", "sdtm", "--study-drug", "ATRX-001",
+                            "--out", str(tmp_path / "out"), "-q", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    import json
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    from ctit.protocol import load_protocol
+    from ctit.results import analyze_study
+
+    # Named, the study drug gives every patient back the day 0 and inclusion of the direct read.
+    assert results["response"]["n"] == analyze_study(original, load_protocol(None)).response["n"]
+    r = runner.invoke(app, ["validate", str(EXAMPLE), "--study-drug", "ATRA"])
+    assert r.exit_code == 2

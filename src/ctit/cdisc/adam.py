@@ -317,7 +317,10 @@ def adrs(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame) -> pd
             "AVALC": ["Y" if pd.notna(x) else "N" for x in onset], "PRTDY": onset, "ADY": _ady(onset),
             "ADT": _date(anchor, ipid, onset), "CNFDY": inc.patient_id.map(o.confirmed_day),
             "ELIGFL": "Y"}))
-    out = pd.concat([r_ for r_ in rows if len(r_)], ignore_index=True)
+    columns = list(rows[0].columns)
+    # All-null columns of a part are left to the concatenation to fill (pandas' dtype rule).
+    out = pd.concat([r_.dropna(axis=1, how="all") for r_ in rows if len(r_)], ignore_index=True)
+    out = out.reindex(columns=columns)
     for c in ("PRTDY", "CNFDY", "PARAMN"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
     out["AVAL"] = pd.to_numeric(out["AVAL"], errors="coerce").astype("Float64")

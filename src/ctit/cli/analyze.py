@@ -8,6 +8,7 @@ import typer
 
 from ctit.cli import app
 from ctit.cli._common import console, input_errors_exit, print_written
+from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
 @app.command()
@@ -22,6 +23,8 @@ def analyze(
         None, "--format", "-f",
         help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all). "
              "results.json and patients.csv are always written."),
+    study_drug: list[str] = STUDY_DRUG,
+    tpo_ra: list[str] = TPO_RA,
 ) -> None:
     """Screen, grade, derive responses, compute the statistics and write the outputs."""
     from ctit.pipeline import run_analysis
@@ -31,7 +34,7 @@ def analyze(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    with input_errors_exit():
+    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats)
     if not quiet:
         from ctit.reports.terminal import render_summary

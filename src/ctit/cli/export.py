@@ -18,6 +18,29 @@ _INDEX = typer.Option("2024-01-01", "--index-date",
                       help="Day-0 date for subjects whose input gives days only (ISO date).")
 _STUDY_ID = typer.Option("CTIT", "--study-id", help="STUDYID written on every record.")
 
+STUDY_DRUG = typer.Option(None, "--study-drug", metavar="NAME",
+                          help="SDTM input: classify the treatment EXTRT/CMTRT/CMDECOD = NAME as the "
+                               "study drug (repeatable; over --CAT and the drug dictionary).")
+TPO_RA = typer.Option(None, "--tpo-ra", metavar="NAME",
+                      help="SDTM input: classify the treatment NAME as a TPO-RA (repeatable).")
+
+
+def treatment_names(source: str, study_drug: list[str] | None, tpo_ra: list[str] | None):  # type: ignore[no-untyped-def]
+    """The reading context of --study-drug / --tpo-ra (SDTM input only: a study folder states
+    roles in its exposures' role column)."""
+    from contextlib import nullcontext
+
+    from ctit.readers.sdtm import named_roles, role_names
+
+    if not (study_drug or tpo_ra):
+        return nullcontext()
+    if source != "sdtm":
+        raise typer.BadParameter("--study-drug / --tpo-ra classify SDTM treatments (--from sdtm); "
+                                 "a study folder gives each exposure's role in its role column",
+                                 param_hint="--study-drug")
+    return named_roles(role_names(study_drug or [], tpo_ra or []))
+
+
 
 @export_app.command("sdtm")
 def sdtm(
@@ -26,12 +49,14 @@ def sdtm(
     source: str = _FROM,
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
+    study_drug: list[str] = STUDY_DRUG,
+    tpo_ra: list[str] = TPO_RA,
 ) -> None:
     """Write DM, SUPPDM, VS, EX, CM, LB, AE, PR, FA and TS as SAS transport v5 (.xpt) and CSV, and define.xml."""
     from ctit.cdisc.sdtm_writer import write_sdtm
     from ctit.sources import read_source
 
-    with input_errors_exit():
+    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         s = read_source(study, source)
         written = write_sdtm(s, out, study_id=study_id, index_date=index_date)
     console.print((out / "README.txt").read_text(encoding="utf-8").strip(), highlight=False)
@@ -51,6 +76,8 @@ def adam(
         False, "--tte-days",
         help="ADTTE AVAL = ADT - STARTDT (the protocol's days since day 0) instead of admiral's "
              "derive_vars_duration default ADT - STARTDT + 1."),
+    study_drug: list[str] = STUDY_DRUG,
+    tpo_ra: list[str] = TPO_RA,
 ) -> None:
     """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet), metadata and define.xml."""
     from ctit.cdisc.adam import adam_datasets
@@ -58,7 +85,7 @@ def adam(
     from ctit.protocol import load_protocol
     from ctit.sources import read_source
 
-    with input_errors_exit():
+    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         p = load_protocol(protocol, set_ or [])
         s = read_source(study, source)
         datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
@@ -67,3 +94,4 @@ def adam(
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",
                   highlight=False)
+

@@ -8,12 +8,15 @@ import typer
 
 from ctit.cli import app
 from ctit.cli._common import console, input_errors_exit, print_problems
+from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
 @app.command()
 def validate(
     study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook."),
     source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
+    study_drug: list[str] = STUDY_DRUG,
+    tpo_ra: list[str] = TPO_RA,
 ) -> None:
     """Check a study against the data contract: tables, rows, patients and warnings.
 
@@ -24,7 +27,7 @@ def validate(
 
     from ctit.sources import read_source
 
-    with input_errors_exit():
+    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         s = read_source(study, source)
 
     console.print(f"[bold]{s.source}[/bold]", highlight=False, soft_wrap=True)

@@ -7,15 +7,15 @@ domains fill tables is data: `knowledge/sdtm_mapping.yaml` (SDTM IG 3.4 variable
 
 - DM (+ VS HEIGHT/WEIGHT, SUPPDM) -> patients; `index_date` = RFXSTDTC, else the first EX
   start, else RFSTDTC: the subject's day 0, so writers can give dates;
-- EX, CM -> exposures (role from --CAT when the mapping knows the category, else the drug
-  dictionary);
+- EX, CM -> exposures (role from a name given with --study-drug / --tpo-ra, else --CAT when
+  the mapping knows the category, else the drug dictionary);
 - LB -> labs (LBTESTCD through the test aliases, LBSTRESN/LBSTRESU/LBSTNRLO/LBSTNRHI);
 - AE -> adverse_events (AETOXGR; AESEV mapped to a grade when AETOXGR is absent, with a warning);
 - PR -> transfusions (treatments the mapping lists as blood products);
 - FA rows with FATESTCD = WHOBLDGR -> bleeding.
 
 Time (SDTM IG 3.4 4.4): --DTC dates are ISO 8601, partial ones imputed by the mapping's rules
-(`ctit.cdisc.dates`, one warning per imputed value). A row with only --DY is placed at
+(`ctit.cdisc.dates`; one warning per dataset and variable, with the count and examples). A row with only --DY is placed at
 reference date (RFSTDTC) + day when its subject has dates elsewhere, else it gives the
 contract day --DY - 1 (--DY >= 1) or --DY (before the first dose): CDISC has no day 0.
 
@@ -32,9 +32,11 @@ its value: problems found by `build_study` are translated back to the domain row
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -50,6 +52,28 @@ from ctit.study import TABLES, Study
 # Extra columns every translated row carries into the Study (kept after the canonical ones).
 PROVENANCE = ("sdtm_domain", "sdtm_row", "sdtm_seq")
 TRIAL_DESIGN = {"TA", "TD", "TE", "TI", "TM", "TS", "TV"}
+# Treatments named on the command line (--study-drug, --tpo-ra): EXTRT/CMTRT/CMDECOD (any
+# case) -> role; they win over --CAT and the drug dictionary.
+_NAMED_ROLES: ContextVar[dict[str, str]] = ContextVar("ctit_sdtm_named_roles", default={})
+ADVICE = ("give --CAT (EXCAT/CMCAT) a category listed under the mapping's role_categories "
+          "(e.g. STUDY DRUG, TPO-RA), or name the treatment with --study-drug / --tpo-ra")
+
+
+def role_names(study_drugs: Iterable[str] = (), tpo_ras: Iterable[str] = ()) -> dict[str, str]:
+    """Treatment names -> role, as --study-drug and --tpo-ra give them."""
+    out = {str(n).strip().upper(): "study_drug" for n in study_drugs}
+    out.update({str(n).strip().upper(): "tpo_ra" for n in tpo_ras})
+    return out
+
+
+@contextmanager
+def named_roles(roles: dict[str, str]) -> Iterator[None]:
+    """Within the block, `read_sdtm` classifies these treatment names by these roles."""
+    token = _NAMED_ROLES.set({str(k).strip().upper(): v for k, v in roles.items()})
+    try:
+        yield
+    finally:
+        _NAMED_ROLES.reset(token)
 
 
 @dataclass
@@ -94,7 +118,9 @@ def _load(folder: Path, domains: list[str], preference: list[str],
 class _Translator:
     """SDTM domains -> raw contract tables, collecting problems against domain rows."""
 
-    def __init__(self, domains: dict[str, Domain], mapping: dict[str, Any], log: ProblemLog) -> None:
+    def __init__(self, domains: dict[str, Domain], mapping: dict[str, Any], log: ProblemLog,
+                 named: dict[str, str] | None = None) -> None:
+        self.named = named or {}
         self.d = domains
         self.m = mapping
         self.log = log
@@ -114,7 +140,7 @@ class _Translator:
     def _dtc(self, dom: Domain, variable: str | None, rule: str) -> tuple[pd.Series, pd.Series]:
         """(ISO date text or missing, partial-and-not-imputed flag) of one --DTC variable.
 
-        Each distinct text is parsed once; errors and imputation warnings are per row."""
+        Each distinct text is parsed once; errors are per row, imputations one warning per dataset."""
         text = dom.get(variable)
         parsed: dict[str, tuple[str | None, bool, bool, str | None]] = {}
         for value in text.dropna().unique():
@@ -134,9 +160,16 @@ class _Translator:
         tables, rows, var = dom.data["_table"], dom.data["_row"], str(variable).upper()
         for i in error[error.notna()].index:
             self.log.error(tables.loc[i], error.loc[i], int(rows.loc[i]), var, text.loc[i])
-        for t, r, v, d in zip(tables[imputed], rows[imputed], text[imputed], out[imputed]):
-            self.log.warn(t, f"partial date imputed to {d} (rule '{rule}': the {rule} day of the "
-                          "missing period; docs/cdisc.md)", int(r), var, v)
+        # One warning per dataset and variable, with the count and examples (a CM list can
+        # hold thousands of partial dates).
+        frame = pd.DataFrame({"t": tables[imputed], "r": rows[imputed], "v": text[imputed], "d": out[imputed]})
+        for t, g in frame.groupby("t", sort=False):
+            examples = ", ".join(f"{v} -> {d}" for v, d in
+                                 g.drop_duplicates("v")[["v", "d"]].head(3).itertuples(index=False))
+            n = len(g)
+            self.log.warn(t, f"{n} partial date{'s' if n != 1 else ''} imputed by rule '{rule}' (the "
+                          f"{rule} day of the missing period; first shown; e.g. {examples}; docs/cdisc.md)",
+                          int(g.r.iloc[0]), var, g.v.iloc[0])
         return out, partial
 
     def _dy(self, dom: Domain, variable: str | None) -> pd.Series:
@@ -330,6 +363,11 @@ class _Translator:
             drug = drug.fillna(dom.get(names))
             category = dom.get(spec.get("category")).str.upper()
             role = category.map(roles).astype("string")
+            if self.named:
+                by_name = pd.Series(pd.NA, index=dom.data.index, dtype="string")
+                for v in names:
+                    by_name = by_name.fillna(dom.get(v).str.strip().str.upper().map(self.named).astype("string"))
+                role = by_name.fillna(role)
             dict_role = drug.map(lambda x: getattr(knowledge.lookup_drug(x), "role", None),
                                  na_action="ignore")
             # Unknown treatments with no category: role 'other' stated here once per domain
@@ -339,7 +377,7 @@ class _Translator:
                 n = int(drug[unknown].str.lower().nunique())
                 i = unknown[unknown].index[0]
                 self.log.warn(dom.data.at[i, "_table"], f"{int(unknown.sum())} rows of {n} treatment(s) "
-                              "not in the drug dictionary: role 'other' (first shown)",
+                              f"not in the drug dictionary: role 'other' (first shown); to classify one, {ADVICE}",
                               int(dom.data.at[i, "_row"]), dom.first_variable(names), drug.loc[i])
                 role = role.mask(unknown, "other")
             times, variables, _ = self._time("exposures", dom, "start_day", "start_date",
@@ -516,7 +554,8 @@ class _Translator:
         return raw, origin
 
 
-_MESSAGE_WORDS = (("patients table", "DM domain"), ("patient_id", "USUBJID"))
+_MESSAGE_WORDS = (("patients table", "DM domain"), ("patient_id", "USUBJID"),
+                  ("add a role column to classify it", f"to classify it, {ADVICE}"))
 
 
 def _translate(problems: list[Problem], origin: dict[str, pd.DataFrame],
@@ -540,8 +579,11 @@ def _translate(problems: list[Problem], origin: dict[str, pd.DataFrame],
     return out
 
 
-def read_sdtm(path: Path, mapping: Path | None = None) -> Study:
+def read_sdtm(path: Path, mapping: Path | None = None, drug_roles: dict[str, str] | None = None) -> Study:
     """Read a folder of SDTM domains into the canonical `Study` (module docstring).
+
+    `drug_roles`: treatment name (EXTRT, CMDECOD or CMTRT, any case) -> role, over --CAT and
+    the dictionary (default: the names of an enclosing `named_roles` block).
 
     Raises `InputError` with every problem (domain, row, SDTM variable, value) when any is an
     error; `FileNotFoundError` when the folder does not exist.
@@ -559,7 +601,9 @@ def read_sdtm(path: Path, mapping: Path | None = None) -> Study:
     dm = m["patients"]["domain"].upper()
     if dm not in domains:
         log.error(dm, f"required domain is missing: no {dm.lower()}.xpt, .csv or .rda in {folder}")
-    t = _Translator(domains, m, log)
+    named = (_NAMED_ROLES.get() if drug_roles is None else
+             {str(k).strip().upper(): v for k, v in drug_roles.items()})
+    t = _Translator(domains, m, log, named)
     t.patients()
     t.exposures()
     t.labs()
