@@ -86,6 +86,9 @@ def _with_expected(frame: pd.DataFrame, domain: str) -> pd.DataFrame:
         if v not in out.columns:
             out[v] = None
     known = [v for v in order if v in out.columns]
+    if "RDOMAIN" in known:   # SUPP--: STUDYID, RDOMAIN, USUBJID (SDTM IG 3.4 section 8.4)
+        known.remove("RDOMAIN")
+        known.insert(1, "RDOMAIN")
     return out[known + [c for c in out.columns if c not in known]]
 
 
