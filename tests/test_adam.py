@@ -201,3 +201,42 @@ def test_admiral_agreement(shared_data: Path, tmp_path: Path) -> None:
     # Where both have a baseline and the same branch, the grades agree in every row.
     both = graded[graded.BASE.notna() & graded.BASE_adm.notna()]
     assert (theirs[both.index] == ours[both.index]).all()
+
+
+def test_combined_grade_follows_admiral() -> None:
+    """admiral's derive_var_atoxgr: low grades negative, high positive, 0 only when both are 0
+    or the other direction has no CTCAE term; else null."""
+    from ctit.cdisc.adam import combined_grade
+
+    low = pd.Series([2, 0, 0, None, 0, None], dtype="Float64")
+    high = pd.Series([None, 3, 0, 0, None, None], dtype="Float64")
+    low_term = pd.Series(["Platelet count decreased", "x", "x", None, "x", None], dtype="object")
+    high_term = pd.Series([None, "y", "y", "y", "y", None], dtype="object")
+    got = combined_grade(low, high, low_term, high_term).tolist()
+    assert got[:4] == [-2, 3, 0, 0]
+    assert pd.isna(got[4]) and pd.isna(got[5])   # a 0 low grade with an ungraded high: unknown
+
+
+def test_adsl_adlb_ig_variables(example_adam) -> None:  # type: ignore[no-untyped-def]
+    datasets, results, _ = example_adam
+    sl, lb = datasets["ADSL"], datasets["ADLB"]
+    p = results.patients.reset_index(drop=True)
+    # Population flags are the protocol's included patients (sections 6 and 9), Y/N.
+    for flag in ("SAFFL", "ITTFL", "FASFL", "ELIGFL"):
+        assert (sl[flag].eq("Y") == p.included.astype(bool)).all() and set(sl[flag]) <= {"Y", "N"}
+    treated = sl.TRTSDT.notna()
+    assert (sl.ARMCD[treated] == "ATRA").all() and (sl.TRT01P == sl.ARM).fillna(True).all()
+    assert sl.SITEID.isna().all() and sl.RACE.isna().all()   # the example has neither: null, not invented
+    # AVISIT Day d is on the platelet record the engine chose for landmark d (protocol 7).
+    lm = results.derivations.landmarks.dropna(subset=["landmark_count_day"])
+    day14 = lb[lb.AVISIT == "Day 14"].set_index("USUBJID")
+    expected = lm[lm.landmark_day == 14]
+    expected = expected.set_index(expected.patient_id.map(lambda x: f"CTIT-{x}"))
+    assert set(day14.index) == set(expected.index)
+    assert (day14.PRTDY.loc[expected.index].astype(int) == expected.landmark_count_day.astype(int)).all()
+    assert (day14.AVAL.loc[expected.index].astype(float) == expected.landmark_plt.astype(float)).all()
+    assert (lb.AVISIT.eq("Baseline") == lb.ABLFL.eq("Y")).all()
+    # ASEQ numbers each subject's records 1..n; PCHG = 100 x CHG / BASE.
+    assert (lb.groupby("USUBJID").ASEQ.apply(lambda s: list(s) == list(range(1, len(s) + 1)))).all()
+    b = lb[lb.BASE.notna() & lb.BASE.ne(0) & lb.AVAL.notna()]
+    assert ((b.PCHG.astype(float) - 100 * b.CHG.astype(float) / b.BASE.astype(float)).abs() < 1e-9).all()
