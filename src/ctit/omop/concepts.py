@@ -1,0 +1,181 @@
+"""Concept sets as data (knowledge/omop_concepts.yaml), resolved against the CDM's vocabulary.
+
+An item names a concept by `id`, by `vocabulary` + `code`, or by `vocabulary` + `name`.
+Resolution (docs/omop.md, "Concept sets"): an `id` is checked against CONCEPT and a
+different name, vocabulary or code is a warning (the id is kept; an id absent from CONCEPT
+whose code resolves to another id is replaced by it, with a warning); codes and names are
+looked up in CONCEPT. Descendants come from CONCEPT_ANCESTOR. The roots are a handful of
+rows; the expanded sets stay engine expressions.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import yaml
+
+from ctit import knowledge
+from ctit.errors import ProblemLog
+from ctit.omop.cdm import Cdm
+
+OVERRIDE_ENV = "CTIT_OMOP_CONCEPTS"
+
+
+def load_settings(override: Path | None = None) -> dict[str, Any]:
+    """The packaged concept sets, with an override file's keys on top (`sets`-like mappings
+    `labs`, `drugs`, `transfusions`, `units`, `body` are merged one level deep)."""
+    settings = yaml.safe_load(knowledge.path("omop_concepts.yaml").read_text(encoding="utf-8"))
+    paths = [p for p in (override, os.environ.get(OVERRIDE_ENV)) if p]
+    for p in paths:
+        extra = yaml.safe_load(Path(p).read_text(encoding="utf-8")) or {}
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict) and key in (
+                    "labs", "drugs", "transfusions", "units", "body"):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+    return settings
+
+
+def bleeding_rows(settings: dict[str, Any], override_dir: Path | None = None) -> list[dict[str, str]]:
+    """The condition -> WHO bleeding grade table (knowledge/omop_bleeding_who.csv or the
+    file the settings name)."""
+    name = settings.get("bleeding_table", "omop_bleeding_who.csv")
+    path = Path(name)
+    if not path.is_absolute():
+        local = (override_dir / name) if override_dir else None
+        path = local if local is not None and local.is_file() else knowledge.path(name)
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@dataclass
+class Vocabulary:
+    """CONCEPT and CONCEPT_ANCESTOR of the CDM (either may be absent)."""
+
+    concept: ir.Table | None
+    ancestor: ir.Table | None
+    log: ProblemLog
+
+    @classmethod
+    def of(cls, cdm: Cdm, log: ProblemLog) -> "Vocabulary":
+        concept = ancestor = None
+        if cdm.has("concept"):
+            c = "concept"
+            concept = cdm.tables[c].select(
+                concept_id=cdm.column(c, "concept_id", "int64", log),
+                concept_name=cdm.column(c, "concept_name", "string", log),
+                domain_id=cdm.column(c, "domain_id", "string", log),
+                vocabulary_id=cdm.column(c, "vocabulary_id", "string", log),
+                concept_class_id=cdm.column(c, "concept_class_id", "string", log),
+                concept_code=cdm.column(c, "concept_code", "string", log),
+            )
+        if cdm.has("concept_ancestor"):
+            a = "concept_ancestor"
+            ancestor = cdm.tables[a].select(
+                ancestor_concept_id=cdm.column(a, "ancestor_concept_id", "int64", log),
+                descendant_concept_id=cdm.column(a, "descendant_concept_id", "int64", log),
+            )
+        return cls(concept, ancestor, log)
+
+    def names(self) -> ir.Table | None:
+        return None if self.concept is None else self.concept.select("concept_id", "concept_name")
+
+    def roots(self, set_name: str, items: list[dict[str, Any]]) -> list[int]:
+        """The concept ids of a set's items, each checked against CONCEPT (module docstring)."""
+        ids: list[int] = []
+        given = [int(i["id"]) for i in items if i.get("id") is not None]
+        found: dict[int, dict[str, Any]] = {}
+        if self.concept is not None and given:
+            c = self.concept
+            for r in c.filter(c.concept_id.isin(given)).to_pyarrow().to_pylist():
+                found[int(r["concept_id"])] = r
+        missing: list[int] = []
+        for item in items:
+            if item.get("id") is not None:
+                cid = int(item["id"])
+                row = found.get(cid)
+                if row is None and self.concept is not None and item.get("code"):
+                    alt = self._lookup(item)
+                    if alt and cid not in alt:
+                        self.log.warn("CONCEPT", f"concept set {set_name!r}: concept_id {cid} is not in "
+                                      f"CONCEPT; {item.get('vocabulary')} code {item['code']} is concept_id "
+                                      f"{', '.join(map(str, alt))} here, which is used")
+                        ids.extend(alt)
+                        continue
+                if row is None:
+                    missing.append(cid)
+                else:
+                    self._check(set_name, item, row)
+                ids.append(cid)
+            elif self.concept is not None:
+                ids.extend(self._lookup(item))
+        if missing and self.concept is not None and not set_name.endswith("(excluded)"):
+            self.log.warn("CONCEPT", f"concept set {set_name!r}: concept_id {', '.join(map(str, missing))} "
+                          "not in this CDM's CONCEPT table; used as given")
+        return sorted(set(ids))
+
+    def _lookup(self, item: dict[str, Any]) -> list[int]:
+        c = self.concept
+        assert c is not None
+        cond = c.vocabulary_id.lower() == str(item.get("vocabulary", "")).lower()
+        if item.get("code"):
+            cond &= c.concept_code == str(item["code"])
+        elif item.get("name"):
+            cond &= c.concept_name.lower() == str(item["name"]).lower()
+        else:
+            return []
+        return sorted(int(x) for x in c.filter(cond).concept_id.to_pyarrow().to_pylist())
+
+    def _check(self, set_name: str, item: dict[str, Any], row: dict[str, Any]) -> None:
+        """A concept whose name, vocabulary or code is not what the set expects: a warning."""
+        differs = []
+        for key, column in (("name", "concept_name"), ("vocabulary", "vocabulary_id"), ("code", "concept_code")):
+            want = item.get(key)
+            if want is not None and str(row.get(column) or "").lower() != str(want).lower():
+                differs.append(f"{key} {row.get(column)!r}, expected {want!r}")
+        if differs:
+            self.log.warn("CONCEPT", f"concept set {set_name!r}: concept_id {item['id']} has "
+                          + "; ".join(differs) + "; the id is used as given")
+
+    def expand(self, ids: list[int], descendants: bool = True) -> ir.Table:
+        """The ids and, with `descendants`, every descendant: a one-column table concept_id."""
+        base = ibis.memtable({"concept_id": ids}, schema={"concept_id": "int64"})
+        if not descendants or self.ancestor is None or not ids:
+            return base
+        a = self.ancestor
+        down = a.filter(a.ancestor_concept_id.isin(ids)).select(concept_id=a.descendant_concept_id)
+        return ibis.union(base, down, distinct=True)
+
+    def concept_set(self, set_name: str, spec: dict[str, Any], *, descendants: bool | None = None) -> ir.Table:
+        """A set spec (include, exclude, descendants) as a table of concept_id."""
+        deep = spec.get("descendants", True) if descendants is None else descendants
+        inc = self.expand(self.roots(set_name, spec.get("include", [])), deep)
+        exc_items = spec.get("exclude", [])
+        if exc_items:
+            exc = self.expand(self.roots(set_name + " (excluded)", exc_items), deep)
+            inc = inc.anti_join(exc, "concept_id")
+        return inc
+
+    def drug_concepts(self, ingredient_ids: list[int], ingredient: str | None) -> ir.Table:
+        """An ingredient's drug concepts: descendants, or, without CONCEPT_ANCESTOR, every Drug
+        concept whose name contains the ingredient's name (RxNorm names drugs by ingredient)."""
+        base = self.expand(ingredient_ids, True)
+        if self.ancestor is None and self.concept is not None and ingredient:
+            c = self.concept
+            named = c.filter((c.domain_id == "Drug") & c.concept_name.lower().contains(ingredient.lower()))
+            base = ibis.union(base, named.select("concept_id"), distinct=True)
+        return base
+
+
+def dictionary_names() -> ir.Table:
+    """The drug dictionary (knowledge/drugs.csv) for source-value rules: name (lower), drug, role."""
+    rows = [(n.lower(), e.drug, e.role) for n, e in knowledge.drug_dictionary().items()]
+    return ibis.memtable({"_name": [r[0] for r in rows], "_dict_drug": [r[1] for r in rows],
+                          "_dict_role": [r[2] for r in rows]})
