@@ -116,7 +116,10 @@ class Vocabulary:
                 ids.append(cid)
             elif self.concept is not None:
                 ids.extend(self._lookup(item))
-        if missing and self.concept is not None and not set_name.endswith("(excluded)"):
+        # A CONCEPT table may be a subset: an id missing from it matters only when none of
+        # the set's ids is there (the set then likely matches nothing).
+        if missing and len(missing) == len(given) and self.concept is not None \
+                and not set_name.endswith("(excluded)"):
             self.log.warn("CONCEPT", f"concept set {set_name!r}: concept_id {', '.join(map(str, missing))} "
                           "not in this CDM's CONCEPT table; used as given")
         return sorted(set(ids))

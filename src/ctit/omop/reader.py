@@ -49,6 +49,11 @@ class OmopTables:
     log: ProblemLog = field(default_factory=ProblemLog)
 
 
+def _empty(schema: dict[str, str]) -> ir.Table:
+    """An empty engine table of `schema` (Arrow-typed: pandas cannot hold an empty date column)."""
+    return ibis.memtable(ibis.schema(schema).to_pyarrow().empty_table())
+
+
 def _t(cdm: Cdm, table: str, log: ProblemLog, **columns: str) -> ir.Table:
     """A CDM table with the given columns typed (name=kind)."""
     return cdm.tables[table].select(**{c: cdm.column(table, c, k, log) for c, k in columns.items()})
@@ -141,7 +146,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         j = t.join(keys, "person_id")
         return j
 
-    death = ibis.memtable({"_pid": [], "_death": []}, schema={"_pid": "string", "_death": "date"})
+    death = _empty({"_pid": "string", "_death": "date"})
     if cdm.has("death"):
         d = _t(cdm, "death", log, person_id="int64", death_date="date")
         d = with_patient(d)
@@ -193,7 +198,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         exposures = _dated(e, None, death, "start_date")
     sd = exposures.filter(exposures.role == "study_drug") if exposures is not None else None
     day0 = (sd.group_by("patient_id").aggregate(day0=sd.start_date.min()) if sd is not None
-            else ibis.memtable({"patient_id": [], "day0": []}, schema={"patient_id": "string", "day0": "date"}))
+            else _empty({"patient_id": "string", "day0": "date"}))
 
     # -- labs and body measurements --------------------------------------------------------------
     labs = None
@@ -290,7 +295,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             if row.get("concept_id"):
                 item["id"] = int(row["concept_id"])
             s = v.concept_set(f"bleeding {row['name']}", {"include": [item]})
-            grade_parts.append(s.mutate(_grade=ibis.literal(int(row["who_grade"])),
+            grade_parts.append(s.mutate(_grade=ibis.literal(int(row["who_grade"]), "int64"),
                                         _site=ibis.literal(row.get("site") or row["name"])))
         if grade_parts:
             g = ibis.union(*grade_parts)
@@ -443,13 +448,13 @@ def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source
     roles = exp.role.value_counts() if exp is not None else pd.Series(dtype="int64")
     labs = frames.get("labs")
     n_plt = int((labs.test == "PLT").sum()) if labs is not None else 0
-    log.warn("DRUG_EXPOSURE", "records read by concept set: " + ", ".join(
+    summary = ("read by concept set: " + ", ".join(
         f"{r} {int(roles.get(r, 0))}" for r in ("study_drug", "tpo_ra", "anticancer", "other"))
-        + f" drug exposures; {n_plt} platelet counts")
-    if n_without:
-        log.warn("DRUG_EXPOSURE", f"{n_without} of {len(pts)} persons have no study-drug exposure "
-                 "(concept set drugs.study_drug: tretinoin, not topical), so no day 0: the analysis "
-                 "excludes them as no_study_drug")
+        + f" drug exposures, {n_plt} platelet counts")
+    if n_without == len(pts) and len(pts):
+        log.warn("DRUG_EXPOSURE", f"none of the {len(pts)} persons has a study-drug exposure (concept "
+                 "set drugs.study_drug: tretinoin, not topical), so nobody has a day 0 and the analysis "
+                 f"excludes every person as no_study_drug ({summary})")
     cdm = omop.cdm
     # Rows read per CDM table: the records of a concept set (the others are outside the protocol).
     read: dict[str, int] = {}
@@ -462,7 +467,7 @@ def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source
         name = cdm.files[key].name if cdm is not None and key in cdm.files else table
         inputs.append(InputFile(table, name, n, file_sha256(cdm, key) if cdm else ""))
     return Study(**frames, inputs=inputs, warnings=log.warnings,
-                 source=source or (cdm.source if cdm is not None else "OMOP CDM"))
+                 source=source or f"{cdm.source if cdm is not None else 'OMOP CDM'} ({summary})")
 
 
 def read_omop(path: Path, concepts: Path | None = None) -> Study:
