@@ -1,7 +1,7 @@
 """An OMOP CDM 5.4 source opened in the engine: a DuckDB file, or a folder of CSV or Parquet
 tables (file names in any case: PERSON.csv, person.parquet).
 
-Every table is read as text and typed column by column (`Cdm.column`), so a bad cell is a
+Every table is read as text and typed column by column (`Cdm.typed`), so a bad cell is a
 located problem (table, record id, column, value) rather than a failed cast deep in a query.
 Nothing is loaded into Python: tables stay engine views.
 """
@@ -48,34 +48,55 @@ class Cdm:
     def has(self, name: str) -> bool:
         return name in self.tables
 
-    def column(self, table: str, column: str, kind: str, log: ProblemLog) -> ir.Value:
-        """A column typed as `kind` (int64, float64, date, string); a missing column is null.
+    def keep(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute `expr` once into a temporary table, so later queries start from it (DuckDB;
+        other engines keep the expression)."""
+        if self.con.name != "duckdb":
+            return expr
+        return self.con.create_table(f"ctit_omop_{name}", expr, temp=True, overwrite=True)
 
-        Cells that are given but are not a `kind` are errors, the first few located by the
-        table's record id."""
+    def typed(self, table: str, columns: dict[str, str], log: ProblemLog) -> ir.Table:
+        """The table with `columns` typed (name -> int64, float64, date, string), computed once;
+        a missing column is null. Cells that are given but are not of their kind are errors,
+        the first few located by the table's record id: one query finds whether any is bad."""
         t = self.tables[table]
-        if column not in t.columns:
-            return ibis.null(kind)
-        raw = t[column].cast("string").strip()
-        raw = ibis.cases((raw == "", ibis.null("string")), else_=raw)
-        if kind == "string":
-            return raw
-        # A date-time keeps its date part (protocol section 11).
-        text = raw.substr(0, 10) if kind == "date" else raw
-        typed = text.try_cast(kind)
-        if kind == "int64":
-            # OMOP ids written as 8507.0 by some exports.
-            typed = typed.coalesce(text.try_cast("float64").cast("int64"))
-        key = TABLES.get(table, column)
-        bad = t.filter(raw.notnull() & typed.isnull())
-        rows = bad.select(_id=bad[key].cast("string") if key in t.columns else ibis.literal(""),
-                          _v=raw).limit(BAD_SHOWN + 1).to_pyarrow().to_pylist()
-        for r in rows[:BAD_SHOWN]:
-            log.error(table.upper(), f"not a {_KIND_WORD[kind]} ({key} {r['_id']})", None, column, r["_v"])
-        if len(rows) > BAD_SHOWN:
-            log.error(table.upper(), f"more cells that are not a {_KIND_WORD[kind]} (first {BAD_SHOWN} shown)",
-                      None, column)
-        return typed
+        raw = {c: _clean(t[c]) for c in columns if c in t.columns}
+        typed = {c: (_typed(raw[c], k) if c in raw else ibis.null(k)) for c, k in columns.items()}
+        checks = [c for c, k in columns.items() if c in raw and k != "string"]
+        if checks:
+            counts = t.aggregate(**{c: (raw[c].notnull() & typed[c].isnull()).cast("int64").sum()
+                                    for c in checks}).to_pyarrow().to_pylist()[0]
+            key = TABLES.get(table)
+            for c in checks:
+                if not counts[c]:
+                    continue
+                bad = t.filter(raw[c].notnull() & typed[c].isnull())
+                ident = bad[key].cast("string") if key in t.columns else ibis.literal("")
+                rows = bad.select(_id=ident, _v=raw[c]).limit(BAD_SHOWN).to_pyarrow().to_pylist()
+                word = _KIND_WORD[columns[c]]
+                for r in rows:
+                    log.error(table.upper(), f"not a {word} ({key} {r['_id']})", None, c, r["_v"])
+                if counts[c] > BAD_SHOWN:
+                    log.error(table.upper(), f"{counts[c]} cells are not a {word} (first {BAD_SHOWN} shown)",
+                              None, c)
+        return self.keep(table, t.select(**typed))
+
+
+def _clean(column: ir.Value) -> ir.StringValue:
+    raw = column.cast("string").strip()
+    return ibis.cases((raw == "", ibis.null("string")), else_=raw)
+
+
+def _typed(raw: ir.StringValue, kind: str) -> ir.Value:
+    if kind == "string":
+        return raw
+    # A date-time keeps its date part (protocol section 11).
+    text = raw.substr(0, 10) if kind == "date" else raw
+    typed = text.try_cast(kind)
+    if kind == "int64":
+        # OMOP ids written as 8507.0 by some exports.
+        typed = typed.coalesce(text.try_cast("float64").cast("int64"))
+    return typed
 
 
 _KIND_WORD = {"int64": "whole number", "float64": "number", "date": "date (YYYY-MM-DD)"}

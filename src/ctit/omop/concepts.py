@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,26 +62,37 @@ class Vocabulary:
     concept: ir.Table | None
     ancestor: ir.Table | None
     log: ProblemLog
+    by_id: dict[int, dict[str, Any]] = field(default_factory=dict)
+    by_code: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    by_name: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+    def prefetch(self, items: list[dict[str, Any]]) -> None:
+        """Fetch, in one query, the CONCEPT rows every item may name (a few hundred at most)."""
+        if self.concept is None or not items:
+            return
+        c = self.concept
+        ids = sorted({int(i["id"]) for i in items if i.get("id") is not None})
+        codes = sorted({str(i["code"]) for i in items if i.get("code")})
+        names = sorted({str(i["name"]).lower() for i in items if i.get("name")})
+        cond = c.concept_id.isin(ids or [-1]) | c.concept_code.isin(codes or [""]) \
+            | c.concept_name.lower().isin(names or [""])
+        for r in c.filter(cond).to_pyarrow().to_pylist():
+            cid = int(r["concept_id"])
+            self.by_id[cid] = r
+            vocab = str(r["vocabulary_id"] or "").lower()
+            self.by_code.setdefault((vocab, str(r["concept_code"])), []).append(cid)
+            self.by_name.setdefault((vocab, str(r["concept_name"] or "").lower()), []).append(cid)
 
     @classmethod
     def of(cls, cdm: Cdm, log: ProblemLog) -> "Vocabulary":
         concept = ancestor = None
         if cdm.has("concept"):
-            c = "concept"
-            concept = cdm.tables[c].select(
-                concept_id=cdm.column(c, "concept_id", "int64", log),
-                concept_name=cdm.column(c, "concept_name", "string", log),
-                domain_id=cdm.column(c, "domain_id", "string", log),
-                vocabulary_id=cdm.column(c, "vocabulary_id", "string", log),
-                concept_class_id=cdm.column(c, "concept_class_id", "string", log),
-                concept_code=cdm.column(c, "concept_code", "string", log),
-            )
+            concept = cdm.typed("concept", {"concept_id": "int64", "concept_name": "string",
+                                            "domain_id": "string", "vocabulary_id": "string",
+                                            "concept_class_id": "string", "concept_code": "string"}, log)
         if cdm.has("concept_ancestor"):
-            a = "concept_ancestor"
-            ancestor = cdm.tables[a].select(
-                ancestor_concept_id=cdm.column(a, "ancestor_concept_id", "int64", log),
-                descendant_concept_id=cdm.column(a, "descendant_concept_id", "int64", log),
-            )
+            ancestor = cdm.typed("concept_ancestor", {"ancestor_concept_id": "int64",
+                                                      "descendant_concept_id": "int64"}, log)
         return cls(concept, ancestor, log)
 
     def names(self) -> ir.Table | None:
@@ -91,11 +102,7 @@ class Vocabulary:
         """The concept ids of a set's items, each checked against CONCEPT (module docstring)."""
         ids: list[int] = []
         given = [int(i["id"]) for i in items if i.get("id") is not None]
-        found: dict[int, dict[str, Any]] = {}
-        if self.concept is not None and given:
-            c = self.concept
-            for r in c.filter(c.concept_id.isin(given)).to_pyarrow().to_pylist():
-                found[int(r["concept_id"])] = r
+        found = {i: self.by_id[i] for i in given if i in self.by_id}
         missing: list[int] = []
         for item in items:
             if item.get("id") is not None:
@@ -125,16 +132,12 @@ class Vocabulary:
         return sorted(set(ids))
 
     def _lookup(self, item: dict[str, Any]) -> list[int]:
-        c = self.concept
-        assert c is not None
-        cond = c.vocabulary_id.lower() == str(item.get("vocabulary", "")).lower()
+        vocab = str(item.get("vocabulary", "")).lower()
         if item.get("code"):
-            cond &= c.concept_code == str(item["code"])
-        elif item.get("name"):
-            cond &= c.concept_name.lower() == str(item["name"]).lower()
-        else:
-            return []
-        return sorted(int(x) for x in c.filter(cond).concept_id.to_pyarrow().to_pylist())
+            return sorted(self.by_code.get((vocab, str(item["code"])), []))
+        if item.get("name"):
+            return sorted(self.by_name.get((vocab, str(item["name"]).lower()), []))
+        return []
 
     def _check(self, set_name: str, item: dict[str, Any], row: dict[str, Any]) -> None:
         """A concept whose name, vocabulary or code is not what the set expects: a warning."""
@@ -175,6 +178,21 @@ class Vocabulary:
             named = c.filter((c.domain_id == "Drug") & c.concept_name.lower().contains(ingredient.lower()))
             base = ibis.union(base, named.select("concept_id"), distinct=True)
         return base
+
+
+def all_items(settings: Any) -> list[dict[str, Any]]:
+    """Every concept item anywhere in the settings (the lists under include / exclude)."""
+    out: list[dict[str, Any]] = []
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            if key in ("include", "exclude") and isinstance(value, list):
+                out.extend(v for v in value if isinstance(v, dict))
+            else:
+                out.extend(all_items(value))
+    elif isinstance(settings, list):
+        for value in settings:
+            out.extend(all_items(value))
+    return out
 
 
 def dictionary_names() -> ir.Table:

@@ -32,7 +32,7 @@ import pandas as pd
 from ctit import knowledge
 from ctit.errors import ProblemLog
 from ctit.omop.cdm import Cdm, file_sha256, open_cdm
-from ctit.omop.concepts import Vocabulary, bleeding_rows, dictionary_names, load_settings
+from ctit.omop.concepts import Vocabulary, all_items, bleeding_rows, dictionary_names, load_settings
 from ctit.readers.labs import PLT_MAX
 from ctit.study import TABLES, InputFile, Study, conform
 
@@ -56,7 +56,7 @@ def _empty(schema: dict[str, str]) -> ir.Table:
 
 def _t(cdm: Cdm, table: str, log: ProblemLog, **columns: str) -> ir.Table:
     """A CDM table with the given columns typed (name=kind)."""
-    return cdm.tables[table].select(**{c: cdm.column(table, c, k, log) for c, k in columns.items()})
+    return cdm.typed(table, columns, log)
 
 
 def _unit_rules(settings: dict[str, Any]) -> tuple[ir.Table, ir.Table]:
@@ -129,6 +129,8 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         log.error("PERSON", "required CDM table is missing (PERSON.csv, person.parquet or a person table)")
         log.raise_if_errors()
     v = Vocabulary.of(cdm, log)
+    who = bleeding_rows(settings, cdm.override.parent if cdm.override else None)
+    v.prefetch(all_items(settings) + [{"vocabulary": r["vocabulary"], "code": r["code"]} for r in who])
     if v.ancestor is None:
         log.warn("CONCEPT_ANCESTOR", "no CONCEPT_ANCESTOR table: concept sets are their listed "
                  "concepts only (drugs: concepts whose name contains the ingredient)")
@@ -159,7 +161,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                 drug_concept_id="int64", drug_exposure_start_date="date", drug_exposure_end_date="date",
                 route_concept_id="int64", quantity="float64", drug_source_value="string",
                 dose_unit_source_value="string")
-        dc = _drug_concepts(v, settings)
+        dc = cdm.keep("drug_concepts", _drug_concepts(v, settings))
         j = de.left_join(dc, de.drug_concept_id == dc.concept_id).drop("concept_id")
         if names is not None:
             j = j.left_join(names, j.drug_concept_id == names.concept_id).drop("concept_id")
@@ -195,9 +197,9 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             dose_unit=e.dose_unit_source_value,
             source_row=e.drug_exposure_id, source_table=ibis.literal("DRUG_EXPOSURE"),
         )
-        exposures = _dated(e, None, death, "start_date")
+        exposures = cdm.keep("exposures", _dated(e, None, death, "start_date"))
     sd = exposures.filter(exposures.role == "study_drug") if exposures is not None else None
-    day0 = (sd.group_by("patient_id").aggregate(day0=sd.start_date.min()) if sd is not None
+    day0 = (cdm.keep("day0", sd.group_by("patient_id").aggregate(day0=sd.start_date.min())) if sd is not None
             else _empty({"patient_id": "string", "day0": "date"}))
 
     # -- labs and body measurements --------------------------------------------------------------
@@ -208,8 +210,8 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                measurement_concept_id="int64", measurement_date="date", value_as_number="float64",
                unit_concept_id="int64", range_low="float64", range_high="float64",
                unit_source_value="string")
-        m = with_patient(m)
-        lc = _lab_concepts(v, settings)
+        m = cdm.keep("measurement_persons", with_patient(m))
+        lc = cdm.keep("lab_concepts", _lab_concepts(v, settings))
         l = m.join(lc, m.measurement_concept_id == lc.concept_id).drop("concept_id")
         tests = knowledge.lab_tests()
         q = ibis.memtable({"_test": list(tests), "_quantity": [t.quantity for t in tests.values()],
@@ -240,7 +242,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             unit_as_written=lab_rows.unit_source_value.coalesce(lab_rows.unit_concept_id.cast("string")),
             source_row=lab_rows.measurement_id, source_table=ibis.literal("MEASUREMENT"),
         )
-        labs = _dated(labs, None, death, "date")
+        labs = cdm.keep("labs", _dated(labs, None, death, "date"))
         _check_labs(labs, tests, log)
         for column, spec in settings.get("body", {}).items():
             s = v.concept_set(f"body.{column}", spec, descendants=False)
@@ -274,13 +276,13 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                 by_src = r.filter(r[src].strip().lower().isin(values))
                 prod_parts.append(by_src.select(_k=by_src[key], _product=ibis.literal(product)))
         prod = ibis.union(*prod_parts, distinct=True)
-        prod = prod.group_by("_k").aggregate(_product=prod._product.min())
+        prod = cdm.keep(f"{table}_products", prod.group_by("_k").aggregate(_product=prod._product.min()))
         x = with_patient(r.join(prod, r[key] == prod._k))
         x = x.select("patient_id", date=x[date], product=x._product, units=x.quantity,
                      source_row=x[key], source_table=ibis.literal(table.upper()))
         x = _dated(x, None, death, "date")
         tr_parts.append(x)
-    transfusions = ibis.union(*tr_parts) if tr_parts else None
+    transfusions = cdm.keep("transfusions", ibis.union(*tr_parts)) if tr_parts else None
 
     # -- conditions: bleeding and tumour type ----------------------------------------------------
     bl_parts, tumor = [], None
@@ -288,7 +290,6 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         co = _t(cdm, "condition_occurrence", log, condition_occurrence_id="int64", person_id="int64",
                 condition_concept_id="int64", condition_start_date="date", condition_source_value="string")
         co = with_patient(co)
-        who = bleeding_rows(settings, cdm.override.parent if cdm.override else None)
         grade_parts = []
         for row in who:
             item = {"vocabulary": row["vocabulary"], "code": row["code"], "name": row["name"]}
@@ -301,12 +302,12 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             g = ibis.union(*grade_parts)
             # A descendant of two mapped conditions takes the higher grade.
             g = g.mutate(_r=ibis.row_number().over(group_by="concept_id", order_by=g._grade.desc()))
-            g = g.filter(g._r == 0).drop("_r")
+            g = cdm.keep("who_grades", g.filter(g._r == 0).drop("_r"))
             b = co.join(g, co.condition_concept_id == g.concept_id)
             bl = b.select("patient_id", date=b.condition_start_date, who_grade=b._grade, site=b._site,
                           source_row=b.condition_occurrence_id, source_table=ibis.literal("CONDITION_OCCURRENCE"))
             bl_parts.append(bl)
-        solid = v.concept_set("solid_tumor", settings["solid_tumor"])
+        solid = cdm.keep("solid_tumor", v.concept_set("solid_tumor", settings["solid_tumor"]))
         st = co.join(solid, co.condition_concept_id == solid.concept_id)
         if names is not None:
             st = st.left_join(names, st.condition_concept_id == names.concept_id)
@@ -344,10 +345,10 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                 serious=flags.re_extract(r"serious=(\w+)", 1).nullif(""),
                 related=flags.re_extract(r"related=(\w+)", 1).nullif(""),
                 source_row=ae.observation_id, source_table=ibis.literal("OBSERVATION"))
-            adverse_events = _dated(adverse_events, None, death, "start_date")
+            adverse_events = cdm.keep("adverse_events", _dated(adverse_events, None, death, "start_date"))
     bleeding = None
     if bl_parts:
-        bleeding = _dated(ibis.union(*bl_parts), None, death, "date")
+        bleeding = cdm.keep("bleeding", _dated(ibis.union(*bl_parts), None, death, "date"))
 
     # -- patients --------------------------------------------------------------------------------
     pt = persons.left_join(day0, "patient_id").drop("patient_id_right")
@@ -379,7 +380,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                          death_date=pt._death, source_row=pt.person_id,
                          source_table=ibis.literal("PERSON"))
 
-    tables = {"patients": patients}
+    tables = {"patients": cdm.keep("patients", patients)}
     for name, t in (("exposures", exposures), ("labs", labs), ("transfusions", transfusions),
                     ("bleeding", bleeding), ("adverse_events", adverse_events)):
         if t is not None:
