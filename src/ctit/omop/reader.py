@@ -108,6 +108,15 @@ def _drug_concepts(v: Vocabulary, settings: dict[str, Any]) -> ir.Table:
             s = v.drug_concepts(ids, e.get("drug"))
             parts.append(s.mutate(role=ibis.literal(role), drug_name=ibis.literal(e.get("drug"), "string"),
                                   _rank=ibis.literal(rank)))
+    if v.ancestor is None and v.concept is not None:
+        # Without CONCEPT_ANCESTOR no ATC class has descendants: the drug dictionary's names
+        # (knowledge/drugs.csv) find the drug concepts of its anticancer drugs, last in rank.
+        d = dictionary_names()
+        d = d.filter(d._dict_role == "anticancer")
+        c = v.concept.filter(v.concept.domain_id == "Drug")
+        j = c.join(d, c.concept_name.lower().re_search("(^|[^a-z])" + d._name + "([^a-z]|$)"))
+        parts.append(j.select("concept_id", role=j._dict_role, drug_name=j._dict_drug,
+                              _rank=ibis.literal(len(settings["drugs"]))))
     out = ibis.union(*parts, distinct=True)
     ranked = out.mutate(_r=ibis.row_number().over(group_by="concept_id", order_by=[out._rank, out.drug_name]))
     return ranked.filter(ranked._r == 0).select("concept_id", "role", "drug_name")
