@@ -107,3 +107,32 @@ def test_small_cells_are_suppressed_with_their_percentages(tmp_path: Path) -> No
     assert [e["n"] for e in out["cohort"]["excluded"]] == ["<5", "<5"]
     assert "inputs" not in out and out["suppression"]["min_cell_count"] == 5
     assert out["suppression"]["cells_suppressed"] == 4
+
+
+def test_mimic_demo_chemotherapy_episodes_stop_at_the_tpo_ra_criterion(shared_data: Path, tmp_path: Path) -> None:
+    """examples/mimic_to_omop.py: patients 40310 (Burkitt lymphoma, R-CODOX-M/IVAC) and 10102
+    (CML, hydroxyurea) have chemotherapy, counts below 25 (10102's "<5" read as 5) and
+    platelet transfusions; with no TPO-RA in the demo, the comparator screens them out at
+    no_qualifying_tpo_ra, the step after the anticancer one."""
+    import importlib.util
+
+    from ctit.omop.cdm import open_cdm
+    from ctit.omop.comparator import ComparatorSettings, comparator_cohort
+    from ctit.omop.reader import omop_tables, to_study
+    from ctit.protocol import load_protocol
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "mimic_to_omop.py"
+    spec = importlib.util.spec_from_file_location("mimic_to_omop", script)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    module.main(shared_data / "mimic-iii-demo", tmp_path / "cdm")
+    omop = omop_tables(open_cdm(tmp_path / "cdm"))
+    screening = comparator_cohort(omop, load_protocol(None, []), ComparatorSettings()).screening
+    reasons = {r["patient_id"]: r["reason"] for r in screening.to_pyarrow().to_pylist()}
+    assert reasons["40310"] == reasons["10102"] == "no_qualifying_tpo_ra"
+    assert list(reasons.values()).count("no_qualifying_tpo_ra") == 3     # and 10132 (carboplatin)
+    s = to_study(omop)
+    plt = s.labs[s.labs.test == "PLT"]
+    assert plt[plt.patient_id == "10102"].value.min() == 5
+    assert plt[plt.patient_id == "40310"].value.min() < 25
+    assert {"40310", "10102"} <= set(s.transfusions.patient_id)
