@@ -182,3 +182,20 @@ def test_round_trip_through_omop_gives_the_same_results(tmp_path: Path, fmt: str
     assert a["cohort"]["included"] == 27
     assert {k: v for k, v in a.items() if k != "inputs"} == {k: v for k, v in b.items() if k != "inputs"}
     assert (tmp_path / "direct" / "patients.csv").read_text() == (tmp_path / "via_omop" / "patients.csv").read_text()
+
+
+def test_a_duckdb_file_reads_like_the_folder(tmp_path: Path) -> None:
+    import duckdb
+
+    folder = _one_patient(tmp_path)
+    db = tmp_path / "cdm.duckdb"
+    con = duckdb.connect(str(db))
+    for f in folder.glob("*.csv"):
+        con.execute(f"CREATE TABLE {f.stem.lower()} AS SELECT * FROM read_csv('{f}', header = true)")
+    con.close()
+    a, b = read_omop(folder), read_omop(db)
+    for name in ("patients", "exposures", "labs"):
+        cols = [c for c in getattr(a, name).columns if c != "source_table"]
+        left = getattr(a, name)[cols].sort_values("source_row").reset_index(drop=True)
+        right = getattr(b, name)[cols].sort_values("source_row").reset_index(drop=True)
+        pd.testing.assert_frame_equal(left, right, check_dtype=False)

@@ -122,7 +122,7 @@ def _drug_concepts(v: Vocabulary, settings: dict[str, Any]) -> ir.Table:
     return ranked.filter(ranked._r == 0).select("concept_id", "role", "drug_name")
 
 
-def _dated(t: ir.Table, day0: ir.Table, death: ir.Table, date_col: str) -> ir.Table:
+def _dated(t: ir.Table, death: ir.Table, date_col: str) -> ir.Table:
     """Rows of `t` on or before their patient's death (DEATH ends follow-up)."""
     j = t.left_join(death, t.patient_id == death._pid)
     j = j.filter(j._death.isnull() | (j[date_col] <= j._death))
@@ -154,8 +154,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
     keys = persons.select("person_id", "patient_id")
 
     def with_patient(t: ir.Table) -> ir.Table:
-        j = t.join(keys, "person_id")
-        return j
+        return t.join(keys, "person_id")
 
     death = _empty({"_pid": "string", "_death": "date"})
     if cdm.has("death"):
@@ -206,7 +205,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             dose_unit=e.dose_unit_source_value,
             source_row=e.drug_exposure_id, source_table=ibis.literal("DRUG_EXPOSURE"),
         )
-        exposures = cdm.keep("exposures", _dated(e, None, death, "start_date"))
+        exposures = cdm.keep("exposures", _dated(e, death, "start_date"))
     sd = exposures.filter(exposures.role == "study_drug") if exposures is not None else None
     day0 = (cdm.keep("day0", sd.group_by("patient_id").aggregate(day0=sd.start_date.min())) if sd is not None
             else _empty({"patient_id": "string", "day0": "date"}))
@@ -251,7 +250,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
             unit_as_written=lab_rows.unit_source_value.coalesce(lab_rows.unit_concept_id.cast("string")),
             source_row=lab_rows.measurement_id, source_table=ibis.literal("MEASUREMENT"),
         )
-        labs = cdm.keep("labs", _dated(labs, None, death, "date"))
+        labs = cdm.keep("labs", _dated(labs, death, "date"))
         _check_labs(labs, tests, log)
         for column, spec in settings.get("body", {}).items():
             s = v.concept_set(f"body.{column}", spec, descendants=False)
@@ -289,7 +288,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         x = with_patient(r.join(prod, r[key] == prod._k))
         x = x.select("patient_id", date=x[date], product=x._product, units=x.quantity,
                      source_row=x[key], source_table=ibis.literal(table.upper()))
-        x = _dated(x, None, death, "date")
+        x = _dated(x, death, "date")
         tr_parts.append(x)
     transfusions = cdm.keep("transfusions", ibis.union(*tr_parts)) if tr_parts else None
 
@@ -354,10 +353,10 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
                 serious=flags.re_extract(r"serious=(\w+)", 1).nullif(""),
                 related=flags.re_extract(r"related=(\w+)", 1).nullif(""),
                 source_row=ae.observation_id, source_table=ibis.literal("OBSERVATION"))
-            adverse_events = cdm.keep("adverse_events", _dated(adverse_events, None, death, "start_date"))
+            adverse_events = cdm.keep("adverse_events", _dated(adverse_events, death, "start_date"))
     bleeding = None
     if bl_parts:
-        bleeding = cdm.keep("bleeding", _dated(ibis.union(*bl_parts), None, death, "date"))
+        bleeding = cdm.keep("bleeding", _dated(ibis.union(*bl_parts), death, "date"))
 
     # -- patients --------------------------------------------------------------------------------
     pt = persons.left_join(day0, "patient_id").drop("patient_id_right")
