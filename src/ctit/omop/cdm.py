@@ -15,7 +15,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from ctit.errors import ProblemLog
+from ctit.errors import InputError, Problem, ProblemLog
 
 # The CDM tables the reader uses, with their primary key (the row a problem names).
 TABLES: dict[str, str] = {
@@ -30,6 +30,19 @@ TABLES: dict[str, str] = {
     "concept": "concept_id",
     "concept_ancestor": "ancestor_concept_id",
     "cdm_source": "cdm_source_name",
+}
+# Columns without which a table's records cannot be placed (CDM 5.4 required fields).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "person": ("person_id", "gender_concept_id"),
+    "drug_exposure": ("person_id", "drug_concept_id", "drug_exposure_start_date"),
+    "measurement": ("person_id", "measurement_concept_id", "measurement_date"),
+    "procedure_occurrence": ("person_id", "procedure_concept_id", "procedure_date"),
+    "device_exposure": ("person_id", "device_concept_id", "device_exposure_start_date"),
+    "condition_occurrence": ("person_id", "condition_concept_id", "condition_start_date"),
+    "observation": ("person_id", "observation_concept_id", "observation_date"),
+    "death": ("person_id", "death_date"),
+    "concept": ("concept_id",),
+    "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
 }
 SUFFIXES = (".csv", ".parquet")
 BAD_SHOWN = 5   # located problems shown per column before a count
@@ -60,6 +73,9 @@ class Cdm:
         a missing column is null. Cells that are given but are not of their kind are errors,
         the first few located by the table's record id: one query finds whether any is bad."""
         t = self.tables[table]
+        for c in REQUIRED.get(table, ()):
+            if c in columns and c not in t.columns:
+                log.error(table.upper(), "required column is missing (OMOP CDM 5.4)", 1, c)
         raw = {c: _clean(t[c]) for c in columns if c in t.columns}
         typed = {c: (_typed(raw[c], k) if c in raw else ibis.null(k)) for c, k in columns.items()}
         checks = [c for c, k in columns.items() if c in raw and k != "string"]
@@ -134,11 +150,18 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
         if suffix in SUFFIXES and name in TABLES and name not in files:
             files[name] = f
     tables: dict[str, ir.Table] = {}
+    problems = []
     for name, f in files.items():
         view = f"omop_{name}"
-        if f.suffix.lower() == ".csv":
-            tables[name] = con.read_csv(str(f), table_name=view, all_varchar=True, header=True)
-        else:
-            tables[name] = con.read_parquet(str(f), table_name=view)
+        try:
+            if f.suffix.lower() == ".csv":
+                tables[name] = con.read_csv(str(f), table_name=view, all_varchar=True, header=True)
+            else:
+                tables[name] = con.read_parquet(str(f), table_name=view)
+        except Exception as exc:  # the engine's own message names the problem
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(Problem(name.upper(), f"{f.name} cannot be read as a table: {first}"))
+    if problems:
+        raise InputError(problems)
     override = path / "omop_concepts.yaml"
     return Cdm(con, tables, files, f"OMOP CDM folder {path}", override if override.is_file() else None)

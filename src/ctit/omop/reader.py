@@ -34,7 +34,7 @@ from ctit.errors import ProblemLog
 from ctit.omop.cdm import Cdm, file_sha256, open_cdm
 from ctit.omop.concepts import Vocabulary, all_items, bleeding_rows, dictionary_names, load_settings
 from ctit.readers.labs import PLT_MAX
-from ctit.study import TABLES, InputFile, Study, conform
+from ctit.study import REQUIRED_TABLES, TABLES, InputFile, Study, conform, empty_table
 
 GENDER = {8507: "M", 8532: "F"}
 
@@ -444,6 +444,9 @@ def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source
     log = omop.log
     tables = tables if tables is not None else anchor(omop.tables, omop.day0)
     frames = {name: conform(name, to_pandas(t.to_pyarrow())) for name, t in tables.items() if name in TABLES}
+    for name in REQUIRED_TABLES:
+        # A CDM without DRUG_EXPOSURE or MEASUREMENT has none of those records: empty tables.
+        frames.setdefault(name, empty_table(name))
     exp = frames.get("exposures")
     if exp is not None:
         bad = exp[(exp.end_day < exp.start_day).fillna(False)]
@@ -468,6 +471,8 @@ def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source
     # Rows read per CDM table: the records of a concept set (the others are outside the protocol).
     read: dict[str, int] = {}
     for frame in frames.values():
+        if "source_table" not in frame.columns:
+            continue
         for table, n in frame["source_table"].value_counts().items():
             read[str(table)] = read.get(str(table), 0) + int(n)
     inputs = []
