@@ -67,6 +67,14 @@ def test_comparator_finds_the_episodes_and_their_recoveries(tmp_path: Path) -> N
     treated = summary["treated"]["cohort"]
     assert treated["screened"] == 5 and treated["included"] == 0
     assert {e["reason"]: e["n"] for e in treated["excluded"]}["no_prior_tpo_ra"] == 1
+    # Shared outside the site: every count of 1-4 suppressed, no per-patient file.
+    r = CliRunner().invoke(app, ["share", str(tmp_path / "out"), str(tmp_path / "shared")])
+    assert r.exit_code == 0, r.output
+    shared = json.loads((tmp_path / "shared" / "comparison.json").read_text())
+    assert shared["comparator"]["response"]["cr"] == {"n": "<5", "pct": None, "ci95_low": None, "ci95_high": None}
+    assert shared["comparator"]["screening"]["screened_without_study_drug"] == "<5"
+    assert shared["suppression"]["min_cell_count"] == 5
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["comparison.json"]
 
 
 def test_a_recent_anticancer_rule_and_each_course_episodes(tmp_path: Path) -> None:
