@@ -89,10 +89,16 @@ def test_units_concepts_and_day_zero(tmp_path: Path) -> None:
     assert s.exposures.loc[s.exposures.drug == "Nplate", "start_day"].item() == -31
 
 
-def test_patient_id_from_the_source_value(tmp_path: Path) -> None:
-    folder = _one_patient(tmp_path)
-    (folder / "omop_concepts.yaml").write_text("patient_id: person_source_value\n")
-    assert read_omop(folder).patients.patient_id.tolist() == ["mrn-7"]
+def test_an_override_file_beside_the_tables(tmp_path: Path) -> None:
+    folder = _one_patient(tmp_path, drug_exposure=[
+        {"person_id": 7, "drug_concept_id": 0, "drug_exposure_start_date": "2023-12-01",
+         "drug_exposure_end_date": "2023-12-14", "drug_source_value": "TPO-3S 15000 U"}])
+    (folder / "omop_concepts.yaml").write_text(
+        "patient_id: person_source_value\n"
+        "drugs:\n  tpo_ra:\n    - {drug: rhTPO, source_values: [tpo-3s]}\n")
+    s = read_omop(folder)
+    assert s.patients.patient_id.tolist() == ["mrn-7"]
+    assert s.exposures[["drug_name", "role"]].values.tolist() == [["rhTPO", "tpo_ra"]]
 
 
 def test_a_concept_that_is_not_what_the_set_expects_is_a_warning(tmp_path: Path) -> None:

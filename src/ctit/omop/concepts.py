@@ -195,8 +195,14 @@ def all_items(settings: Any) -> list[dict[str, Any]]:
     return out
 
 
-def dictionary_names() -> ir.Table:
-    """The drug dictionary (knowledge/drugs.csv) for source-value rules: name (lower), drug, role."""
-    rows = [(n.lower(), e.drug, e.role) for n, e in knowledge.drug_dictionary().items()]
-    return ibis.memtable({"_name": [r[0] for r in rows], "_dict_drug": [r[1] for r in rows],
-                          "_dict_role": [r[2] for r in rows]})
+def dictionary_names(settings: dict[str, Any] | None = None) -> ir.Table:
+    """Source-value rules: the drug dictionary's names (knowledge/drugs.csv) and the
+    `source_values` a drug entry of the settings lists (a site's local names, e.g. for rhTPO),
+    as name (lower), drug, role; the settings' names come first where both give one."""
+    rows = {n.lower(): (e.drug, e.role) for n, e in knowledge.drug_dictionary().items()}
+    for role, entries in (settings or {}).get("drugs", {}).items():
+        for e in entries:
+            for name in e.get("source_values", []) or []:
+                rows[str(name).strip().lower()] = (e.get("drug") or str(name), role)
+    return ibis.memtable({"_name": list(rows), "_dict_drug": [r[0] for r in rows.values()],
+                          "_dict_role": [r[1] for r in rows.values()]})

@@ -176,7 +176,7 @@ def omop_tables(cdm: Cdm, settings: dict[str, Any] | None = None,
         else:
             j = j.mutate(concept_name=ibis.null("string"))
         # Source-value rule: the drug dictionary's names (hetrombopag, rhTPO have no concept).
-        dn = dictionary_names()
+        dn = dictionary_names(settings)
         src = j.drug_source_value.strip().lower()
         j = j.mutate(_src=src)
         k = j.left_join(dn, j.role.isnull() & ((j._src == dn._name) | j._src.startswith(dn._name + " ")))
