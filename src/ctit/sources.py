@@ -15,6 +15,7 @@ from ctit.study import Study
 READERS: dict[str, str] = {
     "study": "ctit.readers:read_study",     # the data contract: CSV folder or .xlsx workbook
     "sdtm": "ctit.readers.sdtm:read_sdtm",  # CDISC SDTM domains (.xpt, .csv, .rda)
+    "omop": "ctit.omop.reader:read_omop",   # OMOP CDM 5.4: DuckDB file, CSV or Parquet folder
 }
 
 

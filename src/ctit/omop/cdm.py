@@ -1,0 +1,167 @@
+"""An OMOP CDM 5.4 source opened in the engine: a DuckDB file, or a folder of CSV or Parquet
+tables (file names in any case: PERSON.csv, person.parquet).
+
+Every table is read as text and typed column by column (`Cdm.typed`), so a bad cell is a
+located problem (table, record id, column, value) rather than a failed cast deep in a query.
+Nothing is loaded into Python: tables stay engine views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from ctit.errors import InputError, Problem, ProblemLog
+
+# The CDM tables the reader uses, with their primary key (the row a problem names).
+TABLES: dict[str, str] = {
+    "person": "person_id",
+    "drug_exposure": "drug_exposure_id",
+    "measurement": "measurement_id",
+    "procedure_occurrence": "procedure_occurrence_id",
+    "device_exposure": "device_exposure_id",
+    "condition_occurrence": "condition_occurrence_id",
+    "observation": "observation_id",
+    "death": "person_id",
+    "concept": "concept_id",
+    "concept_ancestor": "ancestor_concept_id",
+    "cdm_source": "cdm_source_name",
+}
+# Columns without which a table's records cannot be placed (CDM 5.4 required fields).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "person": ("person_id", "gender_concept_id"),
+    "drug_exposure": ("person_id", "drug_concept_id", "drug_exposure_start_date"),
+    "measurement": ("person_id", "measurement_concept_id", "measurement_date"),
+    "procedure_occurrence": ("person_id", "procedure_concept_id", "procedure_date"),
+    "device_exposure": ("person_id", "device_concept_id", "device_exposure_start_date"),
+    "condition_occurrence": ("person_id", "condition_concept_id", "condition_start_date"),
+    "observation": ("person_id", "observation_concept_id", "observation_date"),
+    "death": ("person_id", "death_date"),
+    "concept": ("concept_id",),
+    "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
+}
+SUFFIXES = (".csv", ".parquet")
+BAD_SHOWN = 5   # located problems shown per column before a count
+
+
+@dataclass
+class Cdm:
+    """The opened CDM: its connection, the tables present (raw, as text), their files."""
+
+    con: ibis.BaseBackend
+    tables: dict[str, ir.Table]
+    files: dict[str, Path] = field(default_factory=dict)
+    source: str = ""
+    override: Path | None = None   # a concept-set override found beside the tables
+
+    def has(self, name: str) -> bool:
+        return name in self.tables
+
+    def keep(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute `expr` once into a temporary table, so later queries start from it (DuckDB;
+        other engines keep the expression)."""
+        if self.con.name != "duckdb":
+            return expr
+        return self.con.create_table(f"ctit_omop_{name}", expr, temp=True, overwrite=True)
+
+    def typed(self, table: str, columns: dict[str, str], log: ProblemLog) -> ir.Table:
+        """The table with `columns` typed (name -> int64, float64, date, string), computed once;
+        a missing column is null. Cells that are given but are not of their kind are errors,
+        the first few located by the table's record id: one query finds whether any is bad."""
+        t = self.tables[table]
+        for c in REQUIRED.get(table, ()):
+            if c in columns and c not in t.columns:
+                log.error(table.upper(), "required column is missing (OMOP CDM 5.4)", 1, c)
+        raw = {c: _clean(t[c]) for c in columns if c in t.columns}
+        typed = {c: (_typed(raw[c], k) if c in raw else ibis.null(k)) for c, k in columns.items()}
+        checks = [c for c, k in columns.items() if c in raw and k != "string"]
+        if checks:
+            counts = t.aggregate(**{c: (raw[c].notnull() & typed[c].isnull()).cast("int64").sum()
+                                    for c in checks}).to_pyarrow().to_pylist()[0]
+            key = TABLES.get(table)
+            for c in checks:
+                if not counts[c]:
+                    continue
+                bad = t.filter(raw[c].notnull() & typed[c].isnull())
+                ident = bad[key].cast("string") if key in t.columns else ibis.literal("")
+                rows = bad.select(_id=ident, _v=raw[c]).limit(BAD_SHOWN).to_pyarrow().to_pylist()
+                word = _KIND_WORD[columns[c]]
+                for r in rows:
+                    log.error(table.upper(), f"not a {word} ({key} {r['_id']})", None, c, r["_v"])
+                if counts[c] > BAD_SHOWN:
+                    log.error(table.upper(), f"{counts[c]} cells are not a {word} (first {BAD_SHOWN} shown)",
+                              None, c)
+        return self.keep(table, t.select(**typed))
+
+
+def _clean(column: ir.Value) -> ir.StringValue:
+    raw = column.cast("string").strip()
+    return ibis.cases((raw == "", ibis.null("string")), else_=raw)
+
+
+def _typed(raw: ir.StringValue, kind: str) -> ir.Value:
+    if kind == "string":
+        return raw
+    # A date-time keeps its date part (protocol section 11).
+    text = raw.substr(0, 10) if kind == "date" else raw
+    typed = text.try_cast(kind)
+    if kind == "int64":
+        # OMOP ids written as 8507.0 by some exports.
+        typed = typed.coalesce(text.try_cast("float64").cast("int64"))
+    return typed
+
+
+_KIND_WORD = {"int64": "whole number", "float64": "number", "date": "date (YYYY-MM-DD)"}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_sha256(cdm: Cdm, table: str) -> str:
+    path = cdm.files.get(table)
+    return _sha256(path) if path is not None and path.is_file() else ""
+
+
+def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
+    """Open a DuckDB file or a CSV/Parquet folder as a `Cdm`; FileNotFoundError when absent."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such OMOP source: {path}")
+    if path.is_file():
+        con = ibis.duckdb.connect(str(path), read_only=True)
+        present = {n.lower(): n for n in con.list_tables()}
+        tables = {n: con.table(present[n]) for n in TABLES if n in present}
+        override = path.with_name(path.name + ".concepts.yaml")
+        return Cdm(con, tables, {}, f"OMOP CDM DuckDB file {path}",
+                   override if override.is_file() else None)
+    con = con or ibis.duckdb.connect()
+    files: dict[str, Path] = {}
+    for f in sorted(path.iterdir()):
+        name, suffix = f.stem.lower(), f.suffix.lower()
+        if suffix in SUFFIXES and name in TABLES and name not in files:
+            files[name] = f
+    tables: dict[str, ir.Table] = {}
+    problems = []
+    for name, f in files.items():
+        view = f"omop_{name}"
+        try:
+            if f.suffix.lower() == ".csv":
+                tables[name] = con.read_csv(str(f), table_name=view, all_varchar=True, header=True)
+            else:
+                tables[name] = con.read_parquet(str(f), table_name=view)
+        except Exception as exc:  # the engine's own message names the problem
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(Problem(name.upper(), f"{f.name} cannot be read as a table: {first}"))
+    if problems:
+        raise InputError(problems)
+    override = path / "omop_concepts.yaml"
+    return Cdm(con, tables, files, f"OMOP CDM folder {path}", override if override.is_file() else None)
