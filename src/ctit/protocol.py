@@ -110,6 +110,8 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
     """Check and convert one parameter to its declared type."""
     ann = str(annotation)
     try:
+        if name == "ctcae_version" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{float(value):.1f}"  # --set ctcae_version=6 or 6.0 (YAML reads a number)
         if name == "response_rules":
             return tuple(_rule(r) for r in value)
         if ann == "int":
@@ -210,8 +212,14 @@ TRANSFUSION_PRODUCTS = ("platelets", "rbc", "plasma", "other")
 PER_PATIENT_THRESHOLDS = ("cr_threshold",)
 
 
+CTCAE_VERSIONS = ("5.0", "6.0")
+
+
 def _check(p: Protocol) -> None:
     """Refuse values that make no clinical sense."""
+    if p.ctcae_version not in CTCAE_VERSIONS:
+        raise ProtocolError(f"parameter 'ctcae_version': {p.ctcae_version!r} is not one of "
+                            f"{', '.join(CTCAE_VERSIONS)}")
     for name in ("followup_end_day", "sustain_days", "onset_by_day", "tpo_ra_min_days",
                  "planned_treatment_days", "dose_rounding_mg"):
         if p.parameter(name) <= 0:
