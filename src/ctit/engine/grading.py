@@ -403,9 +403,10 @@ def with_baseline(
     baseline candidates, since their value is not in the canonical unit."""
     unit = labs.unit.cast("string").strip()
     candidates = labs.filter(unit.notnull() & (unit != ""))
-    base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties)
+    base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties, keep=_source_row(candidates))
     base = base.select(_b_patient_id=base.patient_id, _b_test=base.test,
-                       _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day)
+                       _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day,
+                       _b_row=base.baseline_source_row if "source_row" in labs.columns else ibis.null("int64"))
     joined = labs.left_join(base, (labs.patient_id == base._b_patient_id) & (labs.test == base._b_test))
     if "baseline_value" in labs.columns:
         given = joined.baseline_value.notnull()
@@ -413,6 +414,12 @@ def with_baseline(
         day = ibis.cases((given, ibis.null("int64")), else_=joined._b_day)
     else:
         value, day = joined._b_value, joined._b_day
-    # The baseline's day (null for a given baseline_value) lets ADaM flag the record (ABLFL).
-    return joined.mutate(baseline_value=value, baseline_day=day).drop(
-        "_b_patient_id", "_b_test", "_b_value", "_b_day")
+    row = ibis.cases((given, ibis.null("int64")), else_=joined._b_row) if "baseline_value" in labs.columns \
+        else joined._b_row
+    # The baseline's day and record (null for a given baseline_value) let ADaM flag it (ABLFL).
+    return joined.mutate(baseline_value=value, baseline_day=day, baseline_source_row=row.cast("int64")).drop(
+        "_b_patient_id", "_b_test", "_b_value", "_b_day", "_b_row")
+
+
+def _source_row(t: ir.Table) -> tuple[str, ...]:
+    return ("source_row",) if "source_row" in t.columns else ()
