@@ -64,13 +64,14 @@ class Confirmation:
     """How a response is confirmed (section 5): every count for `days` days (`sustained_days`,
     the seed's rule), or a second qualifying count at least `days` days after the first
     (`two_counts_min_days_apart`, as IWG's "two occasions"). `days` is a number or the name of
-    a protocol parameter (``sustain_days``)."""
+    a protocol parameter (``sustain_days``); or `single_count`: one count meeting the target is
+    the response (trials whose endpoint is "a count of at least X by day D")."""
 
-    kind: Literal["sustained_days", "two_counts_min_days_apart"] = "sustained_days"
+    kind: Literal["sustained_days", "two_counts_min_days_apart", "single_count"] = "sustained_days"
     days: int | str = "sustain_days"
 
-    def as_dict(self) -> dict[str, Any]:
-        return {self.kind: self.days}
+    def as_dict(self) -> dict[str, Any] | str:
+        return "single_count" if self.kind == "single_count" else {self.kind: self.days}
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class ResponseRule:
 class Protocol:
     name: str
     title: str
+    reference: str      # the publication or document the definitions come from
+    not_encoded: str    # what of that source the rule grammar could not express
     ctcae_version: str
     followup_end_day: int
     default_platelet_lln: float
@@ -218,6 +221,8 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
                 raise TypeError
             # Products and similar vocabularies are compared as the readers store them.
             return tuple(str(v).strip().lower() for v in value)
+    except ProtocolError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
         raise ProtocolError(f"parameter {name!r}: {value!r} is not a valid {ann}") from exc
     raise ProtocolError(f"parameter {name!r}: unsupported type {ann}")
@@ -260,11 +265,13 @@ def _rule(raw: dict[str, Any]) -> ResponseRule:
     if unknown:
         raise KeyError(f"unknown response rule key(s) {', '.join(unknown)}; known: {', '.join(RULE_KEYS)}")
     confirmation = Confirmation()
-    if raw.get("confirmation") is not None:
+    if raw.get("confirmation") == "single_count":
+        confirmation = Confirmation("single_count", 0)
+    elif raw.get("confirmation") is not None:
         c = raw["confirmation"]
         kinds = ("sustained_days", "two_counts_min_days_apart")
         if not isinstance(c, dict) or len(c) != 1 or next(iter(c)) not in kinds:
-            raise KeyError("confirmation is {sustained_days: N} or {two_counts_min_days_apart: N}")
+            raise KeyError("confirmation is {sustained_days: N}, {two_counts_min_days_apart: N} or single_count")
         kind, days = next(iter(c.items()))
         days = _number_or_name(days)
         confirmation = Confirmation(kind, days if isinstance(days, str) else int(days))
@@ -301,6 +308,8 @@ def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[st
         user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         if not isinstance(user, dict):
             raise ProtocolError(f"protocol file {p} is not a mapping of parameters")
+        # A file's source is its own: never inherit atra-ctit's citation.
+        data.update({"reference": "", "not_encoded": ""})
         data.update(user)
         source = str(p)
     if isinstance(overrides, dict):
@@ -395,7 +404,7 @@ def _check_rule(p: Protocol, rule: ResponseRule) -> None:
                 raise ProtocolError(f"{where}: {t.kind} must be a positive number, got {t.value}={n!r}")
     days = rule.confirmation.days
     n = p.parameter(days) if isinstance(days, str) else days
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+    if (isinstance(n, bool) or not isinstance(n, int) or n <= 0) and rule.confirmation.kind != "single_count":
         raise ProtocolError(f"{where}: confirmation days must be a positive whole number, got {days}={n!r}")
     if rule.onset_by_day is not None and not 1 <= rule.onset_by_day <= p.followup_end_day:
         raise ProtocolError(f"{where}: onset_by_day {rule.onset_by_day} is outside days 1 to followup_end_day")

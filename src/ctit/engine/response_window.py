@@ -53,7 +53,7 @@ def derive_response_onset(
     t is the day of a count in [1, onset_by_day] meeting the target. Sustained confirmation:
     u is the first count day on or after t + sustain_days and every count on days [t, u]
     meets the target. Two-count confirmation: u is the first day at least N days after t
-    whose counts meet the target (counts between are not asked). Both: u <= followup_end_day;
+    whose counts meet the target (counts between are not asked); single count: u = t. All: u <= followup_end_day;
     no counted transfusion on days [t - washout, u]; and, when the rule limits bleeding, no
     WHO grade above its maximum on days [t, u]. A day with several counts meets the target
     only when all of them do.
