@@ -94,3 +94,13 @@ def test_new_category_reaches_every_output() -> None:
 def test_grammar_refuses_nonsense(rule: str, named: str) -> None:
     with pytest.raises(ProtocolError, match=named):
         load_protocol(overrides=[f"response_rules=[{rule}]"])
+
+
+def test_landmark_without_pairs_names_no_test() -> None:
+    # Landmark day 42 +/- 3: no count on days 39-45, so no pair and no test (no "exact test").
+    r = analyze_study(make_study(Case("A", {0: 20, 14: 60, 28: 80}), Case("B", {0: 30, 14: 50})),
+                      load_protocol())
+    day42 = next(m for m in r.landmarks if m["day"] == 42)
+    assert (day42["n_pairs"], day42["method"], day42["p_value"]) == (0, None, None)
+    day14 = next(m for m in r.landmarks if m["day"] == 14)
+    assert day14["n_pairs"] == 2 and day14["method"] is not None
