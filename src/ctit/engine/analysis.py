@@ -63,7 +63,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     """
     p = protocol
     keep = (lambda name, e: backend.materialize(con, name, e, plan)) if con is not None else (lambda name, e: e)
-    graded = keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
+    # A caller running several protocols on one study may pass the labs already graded
+    # (`t["graded_labs"]`, same CTCAE version and limits): grading is then done once.
+    graded = t["graded_labs"] if "graded_labs" in t else keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
     platelets = graded.filter(graded.test == "PLT")
     platelets = platelets.filter(platelets.day <= p.followup_end_day)
 
