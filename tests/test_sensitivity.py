@@ -27,6 +27,8 @@ def test_protocol_row_reproduces_the_main_analysis() -> None:
         assert row[f"{key}_n"] == main[key]["n"]
         assert row[f"{key}_ci_low"] == main[key]["ci95_low"] and row[f"{key}_ci_high"] == main[key]["ci95_high"]
     assert row.n == main["n"]
+    for m in analyze_study(study, p).landmarks:
+        assert row[f"median_change_d{m['day']}"] == m["median_change"]
     # The library's v6 protocol is the same definition as the ctcae_version=6.0 variation.
     assert t.loc["library:atra-ctit-v6", "orr_n"] == t.loc["ctcae_version=6.0", "orr_n"]
 

@@ -68,7 +68,8 @@ def _rate(k: int, n: int, level: float) -> dict[str, Any]:
 
 
 def summarize_definition(d: Definition, patients: pd.DataFrame) -> dict[str, Any]:
-    """CR, PR and ORR (with exact CIs) and every category's count under one definition."""
+    """CR, PR and ORR (with exact CIs), every category's count and the median landmark
+    changes under one definition."""
     p = d.protocol
     inc = patients[patients.included.astype(bool)]
     n = int(len(inc))
@@ -81,6 +82,10 @@ def summarize_definition(d: Definition, patients: pd.DataFrame) -> dict[str, Any
         row.update({f"{code.lower()}_{k}": v for k, v in r.items()})
     r = _rate(int(best.isin(responders).sum()), n, p.ci_level)
     row.update({f"orr_{k}": v for k, v in r.items()})
+    # The landmark variations move only the landmarks: their median change shows it.
+    for day in p.landmark_days:
+        change = pd.to_numeric(inc[f"change_d{day}"], errors="coerce").dropna()
+        row[f"median_change_d{day}"] = float(change.median()) if len(change) else None
     codes = [r.category for r in p.response_rules] + ["NR", "NE"]
     row["categories"] = "; ".join(f"{c} {int((best == c).sum())}" for c in codes)
     row["orr_of"] = " + ".join(responders)
