@@ -19,7 +19,8 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "ctit" / "examples" / "a
 
 def test_protocol_row_reproduces_the_main_analysis() -> None:
     study, p = read_study(EXAMPLE), load_protocol()
-    main = analyze_study(study, p).response
+    analysed = analyze_study(study, p)
+    main = analysed.response
     defs = [d for d in sensitivity_definitions(p) if d.key in ("protocol", "library:atra-ctit-v6", "ctcae_version=6.0")]
     t = run_sensitivity(study, p, definitions=defs).set_index("key")
     row = t.loc["protocol"]
@@ -27,7 +28,7 @@ def test_protocol_row_reproduces_the_main_analysis() -> None:
         assert row[f"{key}_n"] == main[key]["n"]
         assert row[f"{key}_ci_low"] == main[key]["ci95_low"] and row[f"{key}_ci_high"] == main[key]["ci95_high"]
     assert row.n == main["n"]
-    for m in analyze_study(study, p).landmarks:
+    for m in analysed.landmarks:
         assert row[f"median_change_d{m['day']}"] == m["median_change"]
     # The library's v6 protocol is the same definition as the ctcae_version=6.0 variation.
     assert t.loc["library:atra-ctit-v6", "orr_n"] == t.loc["ctcae_version=6.0", "orr_n"]
