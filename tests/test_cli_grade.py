@@ -86,3 +86,20 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     result, out = run(tmp_path, "patient_id,day,test,value,unit\nP1,0,PLT,<5,10^9/L\n")
     assert result.exit_code == 2
     assert not out.exists()
+
+
+def test_ctcae_v6_by_option_and_by_set(tmp_path: Path) -> None:
+    # Under v6: PLT 45 is still grade 3 (<50 - 10); ALT 90 against baseline 50 > ULN 40 is
+    # >1.5 - 2.0 x baseline, grade 2 (v5: 1.5 - 3.0 x baseline, grade 1); day -3's 60 U/L is
+    # 1.2 x baseline, grade 1 (v5: 0), and so is day 0's 50, the baseline itself (1.0 x
+    # baseline is grade 1's lower end). The rest as v5.
+    for extra in (["--ctcae", "6.0"], ["--set", "ctcae_version=6.0"]):
+        result, out = run(tmp_path, LABS, *extra)
+        assert result.exit_code == 0, result.output
+        g = pd.read_csv(out)
+        assert g.grade.tolist() == [1, 3, 1, 2, 1, 0, 0, 2, 2]
+        assert g.term[1] == "Thrombocytopenia"
+        assert "CTCAE v6.0" in result.output
+    result, _ = run(tmp_path, LABS, "--ctcae", "4.0")
+    assert result.exit_code == 2
+    assert "ctcae_version" in result.output

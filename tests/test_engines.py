@@ -39,6 +39,10 @@ def test_duckdb_and_pyspark_derive_identical_patients(spark_con):
         "other_lab_events": ["patient_id", "term"],
         "tpo_ra_courses": ["patient_id", "course_start"],
         "graded_labs": ["source_row", "term"],
+        "categories": ["order"],
+        "visits": ["patient_id", "visit_day"],
+        "transfusions": ["source_row"],
+        "bleeding": ["source_row"],
     }
     for name, key in keys.items():
         pd.testing.assert_frame_equal(_comparable(getattr(duck, name), key),

@@ -7,7 +7,7 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -19,36 +19,89 @@ class ProtocolError(ValueError):
     """A protocol file or override that cannot be used; the message says which parameter."""
 
 
+TargetKind = Literal["count_at_least", "times_baseline_at_least", "rise_from_baseline_at_least",
+                     "grade_improvement_from_nadir", "any_of", "all_of"]
+TARGET_KINDS: tuple[str, ...] = ("count_at_least", "times_baseline_at_least", "rise_from_baseline_at_least",
+                                 "grade_improvement_from_nadir", "any_of", "all_of")
+
+
 @dataclass(frozen=True)
 class Target:
     """What makes a platelet count meet a response rule's target (protocol section 6).
 
-    Exactly one of the two kinds is set:
-    - `count_at_least`: the name of a per-patient threshold (``cr_threshold``): count >= it;
-    - `grade_improvement_from_nadir`: the name of a parameter holding n: grade <= nadir grade - n.
+    One `kind` with its `value` (a number, or the name of a protocol parameter), or, for
+    `any_of` / `all_of`, the `parts` it combines:
+    - `count_at_least`: count >= a per-patient threshold named by `value` (``cr_threshold``) or a number;
+    - `times_baseline_at_least`: count >= value x the baseline count (section 3);
+    - `rise_from_baseline_at_least`: count - baseline count >= value;
+    - `grade_improvement_from_nadir`: grade <= nadir grade - value (a whole number);
+    - `any_of` / `all_of`: at least one / every part is met.
     """
 
-    count_at_least: str | None = None
-    grade_improvement_from_nadir: str | None = None
+    kind: TargetKind
+    value: float | str | None = None
+    parts: tuple["Target", ...] = ()
 
     @property
-    def kind(self) -> Literal["count_at_least", "grade_improvement_from_nadir"]:
-        return "count_at_least" if self.count_at_least else "grade_improvement_from_nadir"
+    def count_at_least(self) -> str | float | None:
+        return self.value if self.kind == "count_at_least" else None
+
+    @property
+    def grade_improvement_from_nadir(self) -> str | float | None:
+        return self.value if self.kind == "grade_improvement_from_nadir" else None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.kind in ("any_of", "all_of"):
+            return {self.kind: [p.as_dict() for p in self.parts]}
+        return {self.kind: self.value}
+
+    def leaves(self) -> tuple["Target", ...]:
+        return tuple(x for p in self.parts for x in p.leaves()) if self.parts else (self,)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How a response is confirmed (section 5): every count for `days` days (`sustained_days`,
+    the seed's rule), or a second qualifying count at least `days` days after the first
+    (`two_counts_min_days_apart`, as IWG's "two occasions"). `days` is a number or the name of
+    a protocol parameter (``sustain_days``); or `single_count`: one count meeting the target is
+    the response (trials whose endpoint is "a count of at least X by day D")."""
+
+    kind: Literal["sustained_days", "two_counts_min_days_apart", "single_count"] = "sustained_days"
+    days: int | str = "sustain_days"
+
+    def as_dict(self) -> dict[str, Any] | str:
+        return "single_count" if self.kind == "single_count" else {self.kind: self.days}
 
 
 @dataclass(frozen=True)
 class ResponseRule:
-    """One response category as data (protocol sections 5-6)."""
+    """One response category as data (protocol sections 5-6). Optional fields left empty take
+    the protocol-wide value (onset_by_day, transfusion_washout_days, sustain_days)."""
 
     category: str
     target: Target
     max_bleeding_who_grade: int | None = None
+    label: str = ""
+    counts_as_response: bool = True
+    confirmation: Confirmation = Confirmation()
+    onset_by_day: int | None = None
+    transfusion_washout_days: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"category": self.category, "label": self.label, "target": self.target.as_dict(),
+                "confirmation": self.confirmation.as_dict(),
+                "max_bleeding_who_grade": self.max_bleeding_who_grade,
+                "counts_as_response": self.counts_as_response, "onset_by_day": self.onset_by_day,
+                "transfusion_washout_days": self.transfusion_washout_days}
 
 
 @dataclass(frozen=True)
 class Protocol:
     name: str
     title: str
+    reference: str      # the publication or document the definitions come from
+    not_encoded: str    # what of that source the rule grammar could not express
     ctcae_version: str
     followup_end_day: int
     default_platelet_lln: float
@@ -79,10 +132,25 @@ class Protocol:
     source: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        """Effective parameters, JSON-ready, in file order."""
-        d = asdict(self)
-        d.pop("source")
+        """Effective parameters, JSON-ready, in file order; `load_protocol` reads it back."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        d["response_rules"] = [r.as_dict() for r in self.response_rules]
         return _jsonable(d)
+
+    # Effective values of a rule's optional fields.
+    def onset_by(self, rule: ResponseRule) -> int:
+        return self.onset_by_day if rule.onset_by_day is None else rule.onset_by_day
+
+    def washout(self, rule: ResponseRule) -> int:
+        return self.transfusion_washout_days if rule.transfusion_washout_days is None else rule.transfusion_washout_days
+
+    def confirmation_days(self, rule: ResponseRule) -> int:
+        days = rule.confirmation.days
+        return int(self.parameter(days) if isinstance(days, str) else days)
+
+    def number(self, value: float | str) -> float:
+        """A target's number: given, or the protocol parameter it names."""
+        return float(self.parameter(value)) if isinstance(value, str) else float(value)
 
     def parameter(self, name: str) -> Any:
         """A parameter by name, for rules that refer to parameters (e.g. a target)."""
@@ -99,7 +167,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-BUNDLED = ("atra-ctit",)
+def bundled_names() -> tuple[str, ...]:
+    """The protocol library shipped with ctit (src/ctit/protocols/*.yaml), atra-ctit first."""
+    folder = resources.files("ctit").joinpath("protocols")
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return tuple(sorted(names, key=lambda n: n != "atra-ctit"))
+
+
+BUNDLED = bundled_names()
 
 
 def bundled_path(name: str = "atra-ctit") -> Path:
@@ -110,8 +185,15 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
     """Check and convert one parameter to its declared type."""
     ann = str(annotation)
     try:
+        if name == "ctcae_version" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{float(value):.1f}"  # --set ctcae_version=6 or 6.0 (YAML reads a number)
         if name == "response_rules":
-            return tuple(_rule(r) for r in value)
+            if not isinstance(value, (list, tuple)):
+                raise TypeError
+            try:
+                return tuple(_rule(r) for r in value)
+            except KeyError as exc:
+                raise ProtocolError(f"parameter 'response_rules': {exc.args[0]}") from None
         if ann == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise TypeError
@@ -139,21 +221,67 @@ def _coerce(name: str, value: Any, annotation: Any) -> Any:
                 raise TypeError
             # Products and similar vocabularies are compared as the readers store them.
             return tuple(str(v).strip().lower() for v in value)
+    except ProtocolError:
+        raise
     except (TypeError, ValueError, KeyError) as exc:
         raise ProtocolError(f"parameter {name!r}: {value!r} is not a valid {ann}") from exc
     raise ProtocolError(f"parameter {name!r}: unsupported type {ann}")
 
 
+RULE_KEYS = ("category", "label", "target", "confirmation", "max_bleeding_who_grade", "counts_as_response",
+             "onset_by_day", "transfusion_washout_days")
+
+
+def _number_or_name(value: Any) -> float | str:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise KeyError(f"{value!r} is neither a number nor a parameter name")
+    return value.strip() if isinstance(value, str) else float(value)
+
+
+def _target(raw: Any) -> Target:
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in TARGET_KINDS:
+        raise KeyError("a target is one mapping {KIND: VALUE}, KIND one of " + ", ".join(TARGET_KINDS))
+    kind, value = next(iter(raw.items()))
+    if kind in ("any_of", "all_of"):
+        if not isinstance(value, list) or not value:
+            raise KeyError(f"{kind} takes a non-empty list of targets")
+        return Target(kind, None, tuple(_target(v) for v in value))
+    return Target(kind, _number_or_name(value))
+
+
+def _optional_int(raw: dict[str, Any], key: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        raise KeyError(f"{key} must be a whole number, got {value!r}")
+    return int(value)
+
+
 def _rule(raw: dict[str, Any]) -> ResponseRule:
     if not isinstance(raw, dict) or "category" not in raw or "target" not in raw:
         raise KeyError("a response rule needs 'category' and 'target'")
-    target = raw["target"]
-    if not isinstance(target, dict) or len(target) != 1 or not set(target) <= {
-            "count_at_least", "grade_improvement_from_nadir"}:
-        raise KeyError("a target is one of {count_at_least: NAME} or {grade_improvement_from_nadir: NAME}")
-    bleed = raw.get("max_bleeding_who_grade")
-    return ResponseRule(str(raw["category"]), Target(**{k: str(v) for k, v in target.items()}),
-                        None if bleed is None else int(bleed))
+    unknown = sorted(set(raw) - set(RULE_KEYS))
+    if unknown:
+        raise KeyError(f"unknown response rule key(s) {', '.join(unknown)}; known: {', '.join(RULE_KEYS)}")
+    confirmation = Confirmation()
+    if raw.get("confirmation") == "single_count":
+        confirmation = Confirmation("single_count", 0)
+    elif raw.get("confirmation") is not None:
+        c = raw["confirmation"]
+        kinds = ("sustained_days", "two_counts_min_days_apart")
+        if not isinstance(c, dict) or len(c) != 1 or next(iter(c)) not in kinds:
+            raise KeyError("confirmation is {sustained_days: N}, {two_counts_min_days_apart: N} or single_count")
+        kind, days = next(iter(c.items()))
+        days = _number_or_name(days)
+        confirmation = Confirmation(kind, days if isinstance(days, str) else int(days))
+    counts = raw.get("counts_as_response", True)
+    if not isinstance(counts, bool):
+        raise KeyError("counts_as_response must be true or false")
+    return ResponseRule(str(raw["category"]), _target(raw["target"]), _optional_int(raw, "max_bleeding_who_grade"),
+                        label=str(raw.get("label") or ""), counts_as_response=counts, confirmation=confirmation,
+                        onset_by_day=_optional_int(raw, "onset_by_day"),
+                        transfusion_washout_days=_optional_int(raw, "transfusion_washout_days"))
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -180,6 +308,8 @@ def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[st
         user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         if not isinstance(user, dict):
             raise ProtocolError(f"protocol file {p} is not a mapping of parameters")
+        # A file's source is its own: never inherit atra-ctit's citation.
+        data.update({"reference": "", "not_encoded": ""})
         data.update(user)
         source = str(p)
     if isinstance(overrides, dict):
@@ -210,8 +340,14 @@ TRANSFUSION_PRODUCTS = ("platelets", "rbc", "plasma", "other")
 PER_PATIENT_THRESHOLDS = ("cr_threshold",)
 
 
+CTCAE_VERSIONS = ("5.0", "6.0")
+
+
 def _check(p: Protocol) -> None:
     """Refuse values that make no clinical sense."""
+    if p.ctcae_version not in CTCAE_VERSIONS:
+        raise ProtocolError(f"parameter 'ctcae_version': {p.ctcae_version!r} is not one of "
+                            f"{', '.join(CTCAE_VERSIONS)}")
     for name in ("followup_end_day", "sustain_days", "onset_by_day", "tpo_ra_min_days",
                  "planned_treatment_days", "dose_rounding_mg"):
         if p.parameter(name) <= 0:
@@ -244,12 +380,35 @@ def _check(p: Protocol) -> None:
     if not categories or len(set(categories)) != len(categories) or {"NR", "NE"} & set(categories):
         raise ProtocolError(f"response_rules need distinct categories other than NR and NE, got {categories}")
     for rule in p.response_rules:
-        if rule.target.count_at_least is not None:
-            if rule.target.count_at_least not in PER_PATIENT_THRESHOLDS:
-                raise ProtocolError(f"rule {rule.category}: count_at_least must name a per-patient threshold "
-                                    f"({', '.join(PER_PATIENT_THRESHOLDS)}), got {rule.target.count_at_least!r}")
+        _check_rule(p, rule)
+
+
+def _check_rule(p: Protocol, rule: ResponseRule) -> None:
+    where = f"rule {rule.category}"
+    for t in rule.target.leaves():
+        if t.kind == "count_at_least":
+            if isinstance(t.value, str) and t.value not in PER_PATIENT_THRESHOLDS:
+                raise ProtocolError(f"{where}: count_at_least must be a number or name a per-patient threshold "
+                                    f"({', '.join(PER_PATIENT_THRESHOLDS)}), got {t.value!r}")
+            if not isinstance(t.value, str) and t.value <= 0:
+                raise ProtocolError(f"{where}: count_at_least must be positive, got {t.value}")
+        elif t.kind == "grade_improvement_from_nadir":
+            n = p.parameter(t.value) if isinstance(t.value, str) else t.value
+            if isinstance(n, bool) or not isinstance(n, (int, float)) or float(n) != int(n) or n < 1 \
+                    or (isinstance(t.value, str) and not isinstance(n, int)):
+                raise ProtocolError(f"{where}: grade_improvement_from_nadir must name a whole-number "
+                                    f"parameter of at least 1, got {t.value}={n!r}")
         else:
-            n = p.parameter(rule.target.grade_improvement_from_nadir)
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ProtocolError(f"rule {rule.category}: grade_improvement_from_nadir must name a whole-number "
-                                    f"parameter of at least 1, got {rule.target.grade_improvement_from_nadir}={n!r}")
+            n = p.parameter(t.value) if isinstance(t.value, str) else t.value
+            if isinstance(n, bool) or not isinstance(n, (int, float)) or n <= 0:
+                raise ProtocolError(f"{where}: {t.kind} must be a positive number, got {t.value}={n!r}")
+    days = rule.confirmation.days
+    n = p.parameter(days) if isinstance(days, str) else days
+    if (isinstance(n, bool) or not isinstance(n, int) or n <= 0) and rule.confirmation.kind != "single_count":
+        raise ProtocolError(f"{where}: confirmation days must be a positive whole number, got {days}={n!r}")
+    if rule.onset_by_day is not None and not 1 <= rule.onset_by_day <= p.followup_end_day:
+        raise ProtocolError(f"{where}: onset_by_day {rule.onset_by_day} is outside days 1 to followup_end_day")
+    if rule.transfusion_washout_days is not None and rule.transfusion_washout_days < 0:
+        raise ProtocolError(f"{where}: transfusion_washout_days must not be negative")
+    if rule.max_bleeding_who_grade is not None and not 0 <= rule.max_bleeding_who_grade <= 4:
+        raise ProtocolError(f"{where}: max_bleeding_who_grade must be a WHO grade 0-4")

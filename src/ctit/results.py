@@ -42,6 +42,8 @@ class StudyResults:
     # Beyond the contract's keys: other graded lab terms worse than baseline, and subgroups.
     other_lab_events: list[dict[str, Any]] = field(default_factory=list)
     subgroups: list[dict[str, Any]] = field(default_factory=list)
+    # The engine's best-response categories in order (code, label, counts_as_response, color_key).
+    categories: list[dict[str, Any]] = field(default_factory=list)
     version: str = __version__
 
     @property
@@ -64,6 +66,7 @@ class StudyResults:
             "time_to_cr": self.time_to_cr,
             "safety": {"events": self.safety_events, "other_lab_events": self.other_lab_events},
             "subgroups": self.subgroups,
+            "categories": self.categories,
             "inputs": self.inputs,
             "warnings": self.warnings,
         }
@@ -81,8 +84,7 @@ def _cohort(patients: pd.DataFrame) -> dict[str, Any]:
 def _landmarks(included: pd.DataFrame, protocol: Protocol) -> list[dict[str, Any]]:
     out = []
     for day in protocol.landmark_days:
-        pairs = included[[f"plt_d{day}", "baseline_plt"]].dropna()
-        change = (pairs[f"plt_d{day}"].astype(float) - pairs["baseline_plt"].astype(float)).tolist()
+        change = included[f"change_d{day}"].dropna().astype(float).tolist()
         s = summarize(change)
         w = wilcoxon_signed_rank(change, exact_max_n=protocol.wilcoxon_exact_max_n,
                                  rounding_digits=protocol.difference_rounding_digits)
@@ -105,13 +107,20 @@ def _proportion(k: int, n: int, level: float) -> dict[str, Any]:
     return {"n": int(k), "pct": p.pct, "ci95_low": p.ci95_low, "ci95_high": p.ci95_high}
 
 
-def _response(included: pd.DataFrame, protocol: Protocol) -> dict[str, Any]:
+# results.json always has these keys (data contract), whatever the protocol's categories.
+CONTRACT_CATEGORIES = ("cr", "pr", "nr", "ne")
+
+
+def _response(included: pd.DataFrame, categories: list[dict[str, Any]], protocol: Protocol) -> dict[str, Any]:
+    """Each category of the engine's categories table (and the contract's), and the ORR:
+    the categories that count as a response."""
     n = int(len(included))
     best = included.best_response
-    counts = {c.lower(): int((best == c).sum()) for c in ("CR", "PR", "NR", "NE")}
-    for rule in protocol.response_rules:
-        counts.setdefault(rule.category.lower(), int((best == rule.category).sum()))
-    responders = int(best.isin([r.category for r in protocol.response_rules]).sum())
+    codes = [str(c["code"]) for c in categories]
+    counts = {c.lower(): int((best == c).sum()) for c in codes}
+    for key in CONTRACT_CATEGORIES:
+        counts.setdefault(key, 0)
+    responders = int(best.isin([str(c["code"]) for c in categories if c["counts_as_response"]]).sum())
     out: dict[str, Any] = {"n": n}
     for key, k in counts.items():
         out[key] = _proportion(k, n, protocol.ci_level)
@@ -179,6 +188,8 @@ def _inputs(study: Study, unused: pd.DataFrame) -> list[dict[str, Any]]:
 def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
     """Derivations, then statistics: the study's Results from its canonical tables."""
     d = derive_study(study, protocol, con)
+    categories = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                  for row in d.categories.to_dict("records")]
     patients = d.patients
     included = patients[patients.included.astype(bool)]
     time_to_cr, km = _time_to_cr(included, protocol)
@@ -189,7 +200,8 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
         baseline_platelets={"n": base.n, "median": base.median, "min": base.min, "max": base.max,
                             "q1": base.q1, "q3": base.q3},
         landmarks=_landmarks(included, protocol),
-        response=_response(included, protocol),
+        response=_response(included, categories, protocol),
+        categories=categories,
         time_to_cr=time_to_cr,
         safety_events=_safety(included, d.reported_events),
         other_lab_events=_term_events(d.other_lab_events, included, "lab", LAB_GRADES),

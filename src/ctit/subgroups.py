@@ -79,7 +79,7 @@ def subgroup_orr(patients: pd.DataFrame, protocol: Protocol) -> list[dict[str, A
     grade puts grade 4 first.
     """
     included = patients[patients.included.astype(bool)]
-    responder_categories = {r.category for r in protocol.response_rules}
+    responder_categories = {r.category for r in protocol.response_rules if r.counts_as_response}
     out: list[dict[str, Any]] = []
     for key, label, level_of in SUBGROUP_VARIABLES:
         levels = included.apply(level_of, axis=1) if len(included) else pd.Series(dtype=object)

@@ -7,7 +7,7 @@ import typer
 
 app = typer.Typer(
     name="ctit",
-    help="Cancer therapy-induced thrombocytopenia: CTCAE v5.0 grading, protocol-defined "
+    help="Cancer therapy-induced thrombocytopenia: CTCAE v5.0/v6.0 grading, protocol-defined "
          "response, statistics and reports.",
     no_args_is_help=True,
     add_completion=False,

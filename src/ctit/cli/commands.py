@@ -1,3 +1,5 @@
 """Registers every subcommand module with the app."""
 
-from ctit.cli import analyze, dose, example, export, grade, omop, protocol, report, validate  # noqa: F401
+from ctit.cli import (  # noqa: F401
+    analyze, dose, example, export, grade, omop, protocol, report, sensitivity, validate,
+)

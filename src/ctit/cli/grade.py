@@ -1,4 +1,4 @@
-"""`ctit grade`: CTCAE v5.0 grades of every row of a labs table (docs/grading.md)."""
+"""`ctit grade`: CTCAE grades (v5.0 by default, v6.0 with --ctcae 6.0) of every row of a labs table (docs/grading.md)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ def grade(
                              "direction, grade and grade_reason."),
     protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    ctcae: str = typer.Option(None, "--ctcae", help="CTCAE version: 5.0 or 6.0 (default: the "
+                              "protocol's ctcae_version; same as --set ctcae_version=...)."),
 ) -> None:
-    """Grade lab values by CTCAE v5.0, one output row per term a test has (potassium: two).
+    """Grade lab values by CTCAE (the protocol's version, v5.0 unless --ctcae 6.0), one output row per term a test has (potassium: two).
 
     Missing limits use the protocol defaults (default_platelet_lln, default_enzyme_uln). An
     optional `baseline_value` column is used as given; without it the baseline is derived per
@@ -38,7 +40,7 @@ def grade(
     from ctit.readers import read_labs_file
 
     with input_errors_exit():
-        p = load_protocol(protocol, set_)
+        p = load_protocol(protocol, list(set_ or []) + ([f"ctcae_version={ctcae}"] if ctcae else []))
         labs, warnings = read_labs_file(labs_file)
     print_problems(warnings, title=f"Warnings ({len(warnings)})")
 

@@ -23,7 +23,8 @@ from ctit.engine.exposure import (
 from ctit.engine.grading import derive_lab_grades, load_criteria, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
-from ctit.engine.response import derive_best_count, derive_best_response
+from ctit.engine.records import derive_bleeding_flags, derive_lab_record_flags, derive_transfusion_flags
+from ctit.engine.response import derive_best_count, derive_best_response, derive_categories
 from ctit.engine.response_window import derive_response_onset
 from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
@@ -62,7 +63,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     """
     p = protocol
     keep = (lambda name, e: backend.materialize(con, name, e, plan)) if con is not None else (lambda name, e: e)
-    graded = keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
+    # A caller running several protocols on one study may pass the labs already graded
+    # (`t["graded_labs"]`, same CTCAE version and limits): grading is then done once.
+    graded = t["graded_labs"] if "graded_labs" in t else keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
     platelets = graded.filter(graded.test == "PLT")
     platelets = platelets.filter(platelets.day <= p.followup_end_day)
 
@@ -70,9 +73,9 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     courses = derive_tpo_ra_courses(t["exposures"], switch_gap_days=p.tpo_ra_switch_gap_days)
     tpo = derive_qualifying_tpo_ra(courses, min_days=p.tpo_ra_min_days)
     base = derive_baseline(platelets, lookback_days=p.baseline_lookback_days, ties="lower",
-                           by=("patient_id",), keep=("grade",))
+                           by=("patient_id",), keep=("grade", "source_row"))
     base = base.select("patient_id", baseline_plt=base.baseline_value, baseline_grade=base.baseline_grade,
-                       baseline_plt_day=base.baseline_day)
+                       baseline_plt_day=base.baseline_day, baseline_plt_source_row=base.baseline_source_row)
     nadir = derive_nadir(platelets, lookback_days=p.nadir_lookback_days)
     post = derive_post_baseline_counts(platelets, followup_end_day=p.followup_end_day)
     # Without study drug there is no day 0, so no day-relative value means anything.
@@ -110,7 +113,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     screened = screened.mutate(relative_dose_intensity=screened.total_dose_mg / (
         screened.planned_daily_dose_mg * p.planned_treatment_days))
 
-    included = screened.filter(screened.included).select("patient_id", "cr_threshold", "nadir_grade")
+    included = screened.filter(screened.included).select("patient_id", "cr_threshold", "nadir_grade", "baseline_plt")
     counts = platelets.filter(platelets.day.between(1, p.followup_end_day) & platelets.value.notnull())
     counts = counts.join(included, "patient_id")
     onsets = []
@@ -119,9 +122,14 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         onsets.append(onset.mutate(category=ibis.literal(rule.category)))
     onset_long = keep("ctit_onsets", ibis.union(*onsets))
 
-    landmarks = keep("ctit_landmarks", derive_landmarks(platelets.join(included.select("patient_id"), "patient_id"),
+    included_platelets = platelets.join(included.select("patient_id"), "patient_id")
+    landmarks = keep("ctit_landmarks", derive_landmarks(included_platelets,
                                  landmark_days=p.landmark_days, window_days=p.landmark_window_days,
                                  followup_end_day=p.followup_end_day))
+    # The figures' weekly profile: the landmark rule at every week of the analysis period.
+    first_week = -7 * -(-max(p.baseline_lookback_days, p.nadir_lookback_days) // 7)
+    visits = derive_landmarks(included_platelets, landmark_days=tuple(range(first_week, p.followup_end_day + 1, 7)),
+                              window_days=p.landmark_window_days, followup_end_day=p.followup_end_day)
 
     teae_end = screened.filter(screened.included).select("patient_id", "teae_end_day")
     liver = keep("ctit_liver", derive_liver_toxicity(graded, teae_end))
@@ -145,12 +153,16 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
 
     return {
         "patients": patients.order_by("source_row"),
+        "categories": derive_categories(p.response_rules),
+        "visits": visits.rename(visit_day="landmark_day", count_day="landmark_count_day", plt="landmark_plt"),
+        "transfusions": derive_transfusion_flags(t["transfusions"], p),
+        "bleeding": derive_bleeding_flags(t["bleeding"], p),
         "onsets": onset_long,
         "landmarks": landmarks,
         "liver": liver,
         "reported_events": reported,
         "other_lab_events": other_labs,
-        "graded_labs": graded,
+        "graded_labs": derive_lab_record_flags(graded, screened, landmarks, onset_long, p),
         "tpo_ra_courses": courses,
         "unused_rows": derive_unused_rows(t, screened, p),
     }

@@ -43,6 +43,10 @@ class Derivations:
     graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
     tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
     unused_rows: pd.DataFrame     # input rows no protocol result uses: table, source_row, reason
+    categories: pd.DataFrame      # best-response categories in order (code, label, counts_as_response, color_key)
+    visits: pd.DataFrame          # patient x weekly visit day: the count the landmark rule picks
+    transfusions: pd.DataFrame    # every transfusion with counted_for_washout
+    bleeding: pd.DataFrame        # every bleeding assessment with voids_{category}, voids_response
 
 
 
@@ -100,6 +104,10 @@ def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivatio
         graded_labs=_ordered(run["graded_labs"], ["source_row", "direction"]),
         tpo_ra_courses=_ordered(run["tpo_ra_courses"], ["patient_id", "course_start"]),
         unused_rows=_unused_rows(run["unused_rows"], study),
+        categories=_ordered(run["categories"], ["order"]),
+        visits=_ordered(run["visits"], ["patient_id", "visit_day"]),
+        transfusions=_ordered(run["transfusions"], ["source_row"]),
+        bleeding=_ordered(run["bleeding"], ["source_row"]),
     )
 
 

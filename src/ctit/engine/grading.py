@@ -1,13 +1,13 @@
-"""CTCAE v5.0 lab grading: the criteria table as data, compiled to Ibis expressions.
+"""CTCAE lab grading (v5.0, v6.0): the criteria tables as data, compiled to Ibis expressions.
 
-The criteria live in `ctit/knowledge/ctcae_v5.csv`, one row per (term, direction, grade,
-baseline condition). A row is a half-open or closed interval: a lower and an upper bound,
+The criteria live in `ctit/knowledge/ctcae_v5.csv` and `ctcae_v6.csv` (the protocol's
+`ctcae_version` picks one), one row per (term, direction, grade, baseline condition). A row is a half-open or closed interval: a lower and an upper bound,
 each `operator factor x reference` with reference `abs` (the factor is the threshold, in
 the test's canonical unit), `LLN`, `ULN` or `baseline`. Nothing in the table is code; the
 loader checks every field, and `derive_lab_grades` turns the rows into one set-based
 `ibis.cases` expression per term that runs unchanged on DuckDB and PySpark.
 
-Grade of a value (CTCAE v5.0; protocol sections 2 and 9): the highest grade whose interval
+Grade of a value (CTCAE; protocol sections 2 and 9): the highest grade whose interval
 holds it; 0 when no interval does. A bound whose reference is missing (no LLN, no ULN) is
 unknown; an unknown interval above every interval that holds the value makes the grade
 null, with the reason, because the value might belong to it. Nothing is guessed.
@@ -35,13 +35,15 @@ ROUND_DIGITS = 9
 
 Direction = Literal["L", "H"]
 Reference = Literal["abs", "LLN", "ULN", "baseline"]
-BaselineCondition = Literal["any", "normal", "abnormal", "known"]
+# normal: baseline <= ULN or none; abnormal: baseline > ULN; known: any baseline;
+# known_normal: a baseline <= ULN (none: undecided); low: a baseline below the LLN.
+BaselineCondition = Literal["any", "normal", "abnormal", "known", "known_normal", "low"]
 
 _LOWER_OPS = (">", ">=")
 _UPPER_OPS = ("<", "<=")
 _REFERENCES = ("abs", "LLN", "ULN", "baseline")
-_CONDITIONS = ("any", "normal", "abnormal", "known")
-_VERSIONS = {"5.0": "ctcae_v5.csv"}
+_CONDITIONS = ("any", "normal", "abnormal", "known", "known_normal", "low")
+_VERSIONS = {"5.0": "ctcae_v5.csv", "6.0": "ctcae_v6.csv"}
 
 INPUT_COLUMNS = ("patient_id", "day", "test", "value", "unit", "lln", "uln", "baseline_value")
 
@@ -85,9 +87,9 @@ class Rule:
     def references(self) -> tuple[str, ...]:
         """The per-row references this rule needs (LLN, ULN, baseline), in that order."""
         refs = {b.reference for b in (self.lower, self.upper) if b is not None}
-        if self.baseline_condition in ("normal", "abnormal"):
+        if self.baseline_condition in ("normal", "abnormal", "known_normal"):
             refs |= {"ULN", "baseline"}
-        if self.baseline_condition == "known":
+        if self.baseline_condition in ("known", "low"):
             refs.add("baseline")
         return tuple(r for r in ("LLN", "ULN", "baseline") if r in refs)
 
@@ -179,8 +181,8 @@ def _rule(raw: dict[str, str], line: int, version: str) -> Rule:
                 raise CriteriaError(f"{where}: absolute thresholds must be in {test}'s canonical unit "
                                     f"{known[test].canonical_unit!r}, got unit {unit!r}")
         if "baseline" in {b.reference for b in (lower, upper) if b} and condition == "any":
-            raise CriteriaError(f"{where}: a bound on the baseline needs baseline_condition "
-                                "abnormal or known")
+            raise CriteriaError(f"{where}: a bound on the baseline needs a baseline_condition "
+                                "other than any")
     elif lower is not None or upper is not None:
         raise CriteriaError(f"{where}: a rule that is not lab-derivable has no bounds")
     if not raw["ctcae_text"].strip():
@@ -322,6 +324,11 @@ def derive_lab_grades(
         # the branch is unknown (null).
         (j.condition == "normal", ibis.cases((j._base.isnull(), ibis.literal(True)), else_=~above)),
         (j.condition == "abnormal", ibis.cases((j._base.isnull(), ibis.literal(False)), else_=above)),
+        # v6 ALP ("> baseline and ULN"): without a baseline the grade cannot be decided.
+        (j.condition == "known_normal", ibis.cases((j._base.isnull(), ibis.null("boolean")), else_=~above)),
+        # v6 creatinine's baseline alternative needs a baseline known to be below the LLN;
+        # without an LLN the ULN alternative alone applies (as admiral's BNRIND rule).
+        (j.condition == "low", (j._base.notnull() & j._lln.notnull()).ifelse(_r(j._base) < _r(j._lln), False)),
         else_=ibis.null("boolean"),
     )
     status = (condition
@@ -396,9 +403,10 @@ def with_baseline(
     baseline candidates, since their value is not in the canonical unit."""
     unit = labs.unit.cast("string").strip()
     candidates = labs.filter(unit.notnull() & (unit != ""))
-    base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties)
+    base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties, keep=_source_row(candidates))
     base = base.select(_b_patient_id=base.patient_id, _b_test=base.test,
-                       _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day)
+                       _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day,
+                       _b_row=base.baseline_source_row if "source_row" in labs.columns else ibis.null("int64"))
     joined = labs.left_join(base, (labs.patient_id == base._b_patient_id) & (labs.test == base._b_test))
     if "baseline_value" in labs.columns:
         given = joined.baseline_value.notnull()
@@ -406,6 +414,12 @@ def with_baseline(
         day = ibis.cases((given, ibis.null("int64")), else_=joined._b_day)
     else:
         value, day = joined._b_value, joined._b_day
-    # The baseline's day (null for a given baseline_value) lets ADaM flag the record (ABLFL).
-    return joined.mutate(baseline_value=value, baseline_day=day).drop(
-        "_b_patient_id", "_b_test", "_b_value", "_b_day")
+    row = ibis.cases((given, ibis.null("int64")), else_=joined._b_row) if "baseline_value" in labs.columns \
+        else joined._b_row
+    # The baseline's day and record (null for a given baseline_value) let ADaM flag it (ABLFL).
+    return joined.mutate(baseline_value=value, baseline_day=day, baseline_source_row=row.cast("int64")).drop(
+        "_b_patient_id", "_b_test", "_b_value", "_b_day", "_b_row")
+
+
+def _source_row(t: ir.Table) -> tuple[str, ...]:
+    return ("source_row",) if "source_row" in t.columns else ()

@@ -13,7 +13,7 @@ def derive_landmarks(
     the earlier day; same day: the lower count (section 7). Counts near a transfusion are kept.
 
     Returns one row per patient and landmark that has a count: patient_id, landmark_day,
-    landmark_count_day, landmark_plt.
+    landmark_count_day, landmark_plt, landmark_source_row (the record).
     """
     days = ibis.memtable({"landmark_day": [int(d) for d in landmark_days]})
     usable = platelets.filter((platelets.day <= followup_end_day) & platelets.value.notnull())
@@ -22,11 +22,12 @@ def derive_landmarks(
     ranked = near.mutate(
         _rank=ibis.row_number().over(
             group_by=["patient_id", "landmark_day"],
-            order_by=[(near.day - near.landmark_day).abs(), near.day, near.value],
+            order_by=[(near.day - near.landmark_day).abs(), near.day, near.value, near.source_row],
         )
     )
     return ranked.filter(ranked._rank == 0).select(
-        "patient_id", "landmark_day", landmark_count_day=ranked.day, landmark_plt=ranked.value
+        "patient_id", "landmark_day", landmark_count_day=ranked.day, landmark_plt=ranked.value,
+        landmark_source_row=ranked.source_row,
     )
 
 

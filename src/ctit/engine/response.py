@@ -52,3 +52,27 @@ def derive_best_count(platelets: ir.Table, *, followup_end_day: int) -> ir.Table
     best change from baseline is this minus the baseline count)."""
     post = platelets.filter(platelets.day.between(1, followup_end_day) & platelets.value.notnull())
     return post.group_by("patient_id").aggregate(best_plt=post.value.max())
+
+
+# Labels of the usual codes when a rule gives none; any other code is its own label.
+DEFAULT_LABELS = {"CR": "Complete response", "PR": "Partial response", "R": "Response",
+                  "NR": "No response", "NE": "Not evaluable"}
+NOT_A_RULE = (("NR", "no_response"), ("NE", "not_evaluable"))
+
+
+def response_categories(rules: tuple[ResponseRule, ...]) -> list[dict[str, object]]:
+    """The categories of best response, in order: each rule (protocol order), then NR and NE
+    (section 6). `counts_as_response` says whether it counts toward the ORR; `color_key` is
+    the renderers' colour slot (`response_1`, `response_2`, ... by rule order, then
+    `no_response`, `not_evaluable`), so a new category needs no renderer change."""
+    rows = [{"order": i + 1, "code": r.category, "label": r.label or DEFAULT_LABELS.get(r.category, r.category),
+             "counts_as_response": bool(r.counts_as_response), "is_rule": True, "color_key": f"response_{i + 1}"}
+            for i, r in enumerate(rules)]
+    rows += [{"order": len(rules) + i + 1, "code": code, "label": DEFAULT_LABELS[code], "counts_as_response": False,
+              "is_rule": False, "color_key": key} for i, (code, key) in enumerate(NOT_A_RULE)]
+    return rows
+
+
+def derive_categories(rules: tuple[ResponseRule, ...]) -> ir.Table:
+    """The categories table (`response_categories`) as an engine table, beside the results."""
+    return ibis.memtable(response_categories(rules))

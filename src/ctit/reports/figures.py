@@ -28,8 +28,13 @@ if TYPE_CHECKING:
     from ctit.results import StudyResults
 
 # Okabe-Ito colours: distinguishable with colour-vision deficiency and in greyscale print.
-RESPONSE_COLORS = {"CR": "#0072B2", "PR": "#E69F00", "NR": "#7F7F7F", "NE": "#CC79A7"}
-RESPONSE_ORDER = ("CR", "PR", "NR", "NE")
+# One per colour slot of the engine's categories table (`color_key`), so that a protocol's new
+# category (IWG "R") gets a colour, a legend entry and an onset marker without code here.
+CATEGORY_COLORS = {"response_1": "#0072B2", "response_2": "#E69F00", "response_3": "#009E73",
+                   "response_4": "#56B4E9", "response_5": "#D55E00", "response_6": "#F0E442",
+                   "no_response": "#7F7F7F", "not_evaluable": "#CC79A7"}
+PRIMARY_COLOR = CATEGORY_COLORS["response_1"]
+ONSET_MARKERS = ("*", "D", "^", "s", "P", "v")
 PLT_LABEL = "Platelet count (\u00d710\u2079/L)"
 DPI = 300
 
@@ -56,8 +61,17 @@ def _level(results: StudyResults) -> str:
     return fmt_num(100 * results.protocol.ci_level)
 
 
-def _color(resp: Any) -> str:
-    return RESPONSE_COLORS.get(str(resp), RESPONSE_COLORS["NE"])
+def category_colors(results: StudyResults) -> dict[str, str]:
+    """Colour of each best-response code, from the engine's categories table."""
+    return {str(c["code"]): CATEGORY_COLORS.get(str(c["color_key"]), "#999999") for c in results.categories}
+
+
+def category_order(results: StudyResults) -> tuple[str, ...]:
+    return tuple(str(c["code"]) for c in sorted(results.categories, key=lambda c: int(c["order"])))
+
+
+def _color(results: StudyResults, resp: Any) -> str:
+    return category_colors(results).get(str(resp), CATEGORY_COLORS["not_evaluable"])
 
 
 def not_estimable(ax: Axes, why: str) -> None:
@@ -75,10 +89,11 @@ def _new(width: float, height: float, ncols: int = 1, **kw: Any) -> tuple[Figure
     return fig, axes
 
 
-def _response_legend(ax: Axes, present: list[str], **kw: Any) -> None:
+def _response_legend(results: StudyResults, ax: Axes, present: list[str], **kw: Any) -> None:
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=RESPONSE_COLORS[c], lw=2, label=c) for c in RESPONSE_ORDER if c in present]
+    colors = category_colors(results)
+    handles = [Line2D([], [], color=colors[c], lw=2, label=c) for c in category_order(results) if c in present]
     if handles:
         ax.legend(handles=handles, frameon=False, title="Best response", title_fontsize=7, **kw)
 
@@ -107,33 +122,26 @@ def _grade_lines_text(results: StudyResults) -> str:
 
 
 def _platelets(results: StudyResults) -> pd.DataFrame:
-    """The platelet counts of included patients that the analysis uses: every PLT row the
-    engine does not list as unused (`derivations.unused_rows`), so the window is the engine's."""
+    """The platelet counts of included patients that the analysis uses: the rows the engine
+    flags `efficacy_window`, so the window is the engine's."""
     labs = results.derivations.graded_labs
-    unused = results.derivations.unused_rows
-    unused_rows = set(unused.loc[unused.table == "labs", "source_row"].astype(int))
     inc = results.included
-    rows = labs[(labs.test == "PLT") & labs.value.notna() & labs.patient_id.isin(inc.patient_id)]
-    rows = rows[~rows.source_row.astype("Int64").isin(unused_rows).fillna(False).astype(bool)]
+    rows = labs[labs.efficacy_window.fillna(False).astype(bool) & labs.patient_id.isin(inc.patient_id)]
     return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "day": rows.day.astype(int),
                          "value": rows.value.astype(float)})
 
 
 # ---------------------------------------------------------------- Figure: trajectories
 
-def weekly_profile(plt_rows: pd.DataFrame, centres: list[int], window: int) -> pd.DataFrame:
-    """Per weekly visit centre: each patient's count closest to it within +/- window (equal
-    distance: the earlier; as the protocol's landmark rule), then the median and IQR across
-    patients (at least 3). Descriptive, for drawing only."""
+def weekly_profile(visits: pd.DataFrame, centres: list[int]) -> pd.DataFrame:
+    """Per weekly visit centre: the median and IQR across patients (at least 3) of the counts
+    the engine picked for that visit by the landmark rule (`derivations.visits`). Descriptive,
+    for drawing only."""
     out = []
     for c in centres:
-        near = plt_rows[(plt_rows.day - c).abs() <= window].copy()
-        if near.empty:
-            continue
-        near["dist"] = (near.day - c).abs()
-        near = near.sort_values(["patient_id", "dist", "day", "value"]).groupby("patient_id").head(1)
+        near = visits[visits.visit_day.astype(int) == c]
         if len(near) >= 3:
-            q1, med, q3 = np.quantile(near.value.to_numpy(), [0.25, 0.5, 0.75])
+            q1, med, q3 = np.quantile(near.plt.astype(float).to_numpy(), [0.25, 0.5, 0.75])
             out.append({"day": c, "n": len(near), "median": med, "q1": q1, "q3": q3})
     return pd.DataFrame(out, columns=["day", "n", "median", "q1", "q3"])
 
@@ -149,10 +157,11 @@ def fig_trajectories(results: StudyResults) -> Figure:
         return fig
     resp = results.included.set_index(results.included.patient_id.astype(str)).best_response
     for pid, r in rows.sort_values("day").groupby("patient_id"):
-        ax.plot(r.day, r.value, color=_color(resp.get(pid)), alpha=.35, lw=.8, marker="o", ms=1.5)
+        ax.plot(r.day, r.value, color=_color(results, resp.get(pid)), alpha=.35, lw=.8, marker="o", ms=1.5)
     first_day = int(rows.day.min())
     centres = list(range(-7 * (-first_day // 7) if first_day < 0 else 0, p.followup_end_day + 1, 7))
-    prof = weekly_profile(rows, centres, p.landmark_window_days)
+    visits = results.derivations.visits
+    prof = weekly_profile(visits[visits.patient_id.isin(results.included.patient_id)], centres)
     if not prof.empty:
         ax.fill_between(prof.day, prof.q1, prof.q3, color="black", alpha=.12, lw=0, label="IQR")
         ax.plot(prof.day, prof["median"], color="black", lw=2, marker="o", ms=3, label="Median")
@@ -172,8 +181,8 @@ def fig_trajectories(results: StudyResults) -> Figure:
     h, lab = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    present = [c for c in RESPONSE_ORDER if c in set(resp.dropna().astype(str))]
-    h += [Line2D([], [], color=RESPONSE_COLORS[c], lw=1.5, alpha=.6) for c in present]
+    present = [c for c in category_order(results) if c in set(resp.dropna().astype(str))]
+    h += [Line2D([], [], color=category_colors(results)[c], lw=1.5, alpha=.6) for c in present]
     lab += [f"{c} (individual)" for c in present]
     fig.legend(h, lab, frameon=False, loc="outside upper center", ncols=len(h))
     return fig
@@ -199,7 +208,7 @@ def fig_paired(results: StudyResults) -> Figure:
             not_estimable(ax, f"Day {d}: no patient with\nbaseline and landmark counts")
             continue
         for _, r in pairs.iterrows():
-            ax.plot([0, 1], [float(r.baseline_plt), float(r[f"plt_d{d}"])], color=_color(r.best_response),
+            ax.plot([0, 1], [float(r.baseline_plt), float(r[f"plt_d{d}"])], color=_color(results, r.best_response),
                     alpha=.55, lw=.9, marker="o", ms=2.5)
         top = max(top, float(pairs[f"plt_d{d}"].astype(float).max()), float(pairs.baseline_plt.astype(float).max()))
         ax.set_xticks([0, 1], ["Baseline", f"Day {d}"])
@@ -211,7 +220,7 @@ def fig_paired(results: StudyResults) -> Figure:
     axes[0].set_ylabel(PLT_LABEL)
     if top:
         axes[0].set_ylim(0, top * 1.08)
-    _response_legend(axes[-1], sorted(set(inc.best_response.dropna().astype(str))), loc="upper left")
+    _response_legend(results, axes[-1], sorted(set(inc.best_response.dropna().astype(str))), loc="upper left")
     return fig
 
 
@@ -232,7 +241,8 @@ def swimmer_left(results: StudyResults) -> int:
 
 def fig_swimmer(results: StudyResults) -> Figure:
     """One lane per included patient: prior TPO-RA, ATRA exposure coloured by best response,
-    platelet transfusions, WHO bleeding grade >= 2 and CR/PR onsets."""
+    counted platelet transfusions, bleeding that voids a window and each category's onset
+    (the engine's flags and categories)."""
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -243,7 +253,7 @@ def fig_swimmer(results: StudyResults) -> Figure:
     if n == 0:
         not_estimable(ax, "no included patients")
         return fig
-    rank = {c: i for i, c in enumerate(RESPONSE_ORDER)}
+    rank = {c: i for i, c in enumerate(category_order(results))}
     inc["_rank"] = inc.best_response.map(lambda r: rank.get(str(r), 9))
     inc["_onset"] = inc.response_onset_day.map(lambda x: 999 if x is None else float(x))
     inc = inc.sort_values(["_rank", "_onset", "patient_id"], ascending=[False, False, False])
@@ -267,19 +277,24 @@ def fig_swimmer(results: StudyResults) -> Figure:
     for _, e in ex.iterrows():
         end = float(last_day.get(str(e.patient_id))) if pd.isna(e.end_day) else float(e.end_day)
         ax.barh(lane[str(e.patient_id)], end - float(e.start_day) + 1, left=float(e.start_day), height=.6,
-                color=_color(resp.get(str(e.patient_id))), alpha=.85, edgecolor="none")
-    tr = st.transfusions
-    tr = tr[tr.patient_id.isin(ids) & tr["product"].isin(p.transfusion_products) & tr.day.notna()]
+                color=_color(results, resp.get(str(e.patient_id))), alpha=.85, edgecolor="none")
+    tr = results.derivations.transfusions
+    tr = tr[tr.patient_id.isin(ids) & tr.counted_for_washout.fillna(False).astype(bool) & tr.day.notna()]
     tr = tr[(tr.day.astype(float) >= left) & (tr.day.astype(float) <= p.followup_end_day)]
     ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane), marker="v", s=14, color="#B2182B",
                zorder=3, linewidths=0)
-    bl = st.bleeding
-    bl = bl[bl.patient_id.isin(ids) & bl.who_grade.notna() & bl.day.notna()]
-    bl = bl[(bl.who_grade.astype(int) >= 2) & (bl.day.astype(float) >= left)
+    bl = results.derivations.bleeding
+    bl = bl[bl.patient_id.isin(ids) & bl.voids_response.fillna(False).astype(bool) & bl.day.notna()]
+    bl = bl[(bl.day.astype(float) >= left)
             & (bl.day.astype(float) <= p.followup_end_day)]
     ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane), marker="X", s=22, color="black",
                zorder=4, linewidths=0)
-    for col, marker, label in (("cr_onset_day", "*", "CR"), ("pr_onset_day", "D", "PR")):
+    from ctit.engine.response import onset_column
+
+    rule_codes = [str(c["code"]) for c in sorted(results.categories, key=lambda c: int(c["order"])) if c["is_rule"]]
+    onset_markers = [(onset_column(code), ONSET_MARKERS[i % len(ONSET_MARKERS)], code)
+                     for i, code in enumerate(rule_codes)]
+    for col, marker, label in onset_markers:
         if col not in inc:
             continue
         on = inc[inc[col].notna()]
@@ -293,20 +308,38 @@ def fig_swimmer(results: StudyResults) -> Figure:
     ax.set_xlabel("Study day (day 0 = first ATRA dose)")
     ax.tick_params(axis="y", labelsize=6)
     handles = [Patch(color="#BBBBBB", label="Prior TPO-RA")]
-    handles += [Patch(color=RESPONSE_COLORS[c], label=f"ATRA, best response {c}") for c in RESPONSE_ORDER
+    colors = category_colors(results)
+    handles += [Patch(color=colors[c], label=f"ATRA, best response {c}") for c in category_order(results)
                 if (resp.astype(str) == c).any()]
     handles += [Line2D([], [], ls="", marker="v", color="#B2182B", label="Platelet transfusion"),
-                Line2D([], [], ls="", marker="X", color="black", label="Bleeding WHO grade \u2265 2"),
-                Line2D([], [], ls="", marker="*", mfc="white", mec="black", ms=8, label="CR onset"),
-                Line2D([], [], ls="", marker="D", mfc="white", mec="black", ms=4, label="PR onset")]
+                Line2D([], [], ls="", marker="X", color="black", label=_voiding_label(results))]
+    handles += [Line2D([], [], ls="", marker=m, mfc="white", mec="black", ms=8 if m == "*" else 4,
+                       label=f"{code} onset") for _, m, code in onset_markers]
     fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
     # Say so when a marker kind has nothing to show (absent table or no qualifying record), so
     # an empty lane reads as "none recorded", not as "not drawn".
-    absent = [what for what, rows in (("platelet transfusion", tr), ("bleeding of WHO grade \u2265 2", bl))
+    absent = [what for what, rows in (("platelet transfusion", tr), (_voiding_label(results).lower(), bl))
               if rows.empty]
     if absent:
         ax.set_title("No " + " and no ".join(absent) + " recorded for included patients", fontsize=7, loc="left")
     return fig
+
+
+_MARKER_SYMBOLS = {"*": "\u2605", "D": "\u25c6", "^": "\u25b2", "s": "\u25a0", "P": "\u271a", "v": "\u25bc"}
+
+
+def _onset_symbols(results: StudyResults) -> str:
+    codes = [str(c["code"]) for c in sorted(results.categories, key=lambda c: int(c["order"])) if c["is_rule"]]
+    return ", ".join(f"{code} {_MARKER_SYMBOLS[ONSET_MARKERS[i % len(ONSET_MARKERS)]]}" for i, code in enumerate(codes))
+
+
+def _voiding_label(results: StudyResults) -> str:
+    """The swimmer's bleeding marker: the assessments the engine flags as voiding a window."""
+    limits = sorted({r.max_bleeding_who_grade for r in results.protocol.response_rules
+                     if r.max_bleeding_who_grade is not None})
+    if len(limits) == 1:
+        return f"Bleeding WHO grade \u2265 {limits[0] + 1}"
+    return "Bleeding voiding a response window"
 
 
 # ---------------------------------------------------------------- Figure: cumulative incidence
@@ -335,7 +368,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     inc = [0.0] + [1 - r.surv for r in km.table]
     lo = [0.0] + [np.nan if r.upper is None else 1 - r.upper for r in km.table]
     hi = [0.0] + [np.nan if r.lower is None else 1 - r.lower for r in km.table]
-    color = RESPONSE_COLORS["CR"]
+    color = category_colors(results).get("CR", PRIMARY_COLOR)
     ax.fill_between(t, lo, hi, step="post", color=color, alpha=.15, lw=0, label=f"{_level(results)}% CI (log-log)")
     ax.step(t, inc, where="post", color=color, lw=1.8, label="1 \u2212 Kaplan-Meier")
     cens = [r for r in km.table if r.n_censor]
@@ -382,7 +415,7 @@ def fig_waterfall(results: StudyResults) -> Figure:
         not_estimable(ax, "no included patient with a platelet count after day 0")
         return fig
     x = np.arange(len(df))
-    ax.bar(x, df.change, color=[_color(r) for r in df.best_response], width=.8)
+    ax.bar(x, df.change, color=[_color(results, r) for r in df.best_response], width=.8)
     ax.axhline(0, color="black", lw=.6)
     ax.set_xticks(x, df.patient_id, rotation=90, fontsize=6)
     # At least 10 slots wide, so that one or two patients give bars, not a filled panel.
@@ -395,8 +428,8 @@ def fig_waterfall(results: StudyResults) -> Figure:
                      loc="left")
     from matplotlib.patches import Patch
 
-    present = [c for c in RESPONSE_ORDER if (df.best_response == c).any()]
-    ax.legend(handles=[Patch(color=RESPONSE_COLORS[c], label=c) for c in present], frameon=False,
+    present = [c for c in category_order(results) if (df.best_response == c).any()]
+    ax.legend(handles=[Patch(color=category_colors(results)[c], label=c) for c in present], frameon=False,
               title="Best response", title_fontsize=7, loc="upper right")
     return fig
 
@@ -427,7 +460,7 @@ def fig_forest(results: StudyResults) -> Figure:
     for yi, (pct, lo, hi, frac), (lab, group) in zip(y, points, labels):
         if pct is not None:
             ax.plot([lo, hi], [yi, yi], color="black", lw=.9)
-            ax.plot([pct], [yi], marker="s", color=RESPONSE_COLORS["CR"], ms=4 if frac != points[0][3] else 6)
+            ax.plot([pct], [yi], marker="s", color=PRIMARY_COLOR, ms=4 if frac != points[0][3] else 6)
         ax.text(102, yi, frac, va="center", fontsize=7)
     ax.axvline(orr["pct"], color="#555", lw=.7, ls="--")
     ax.set_yticks(y, [lab for lab, _ in labels])
@@ -461,7 +494,8 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
     ("swimmer", "Treatment course per patient", fig_swimmer, lambda r: (
         "One lane per included patient, sorted by best response and onset: prior TPO-RA course (grey, shown from "
         f"day \u2212{-swimmer_left(r)}), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), "
-        "WHO bleeding grade \u2265 2 (\u2716), onset of the CR (\u2605) and PR (\u25c6) sustained windows.")),
+        f"{_voiding_label(r).lower()} (\u2716) and the onset of each response category's window "
+        f"({_onset_symbols(r)}).")),
     ("cumulative_cr", "Cumulative incidence of complete response", fig_cumulative_cr, lambda r: (
         "1 \u2212 Kaplan-Meier estimate of time to CR over all included patients (censoring at the last platelet "
         f"count), with the pointwise log-log {_level(r)}% CI; numbers at risk below the axis.")),

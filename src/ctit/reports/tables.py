@@ -30,8 +30,13 @@ EXCLUSION_LABELS: dict[str, str] = {
     "no_post_baseline_platelets": "No platelet count after day 0",
 }
 
-RESPONSE_LABELS = {"cr": "Complete response (CR)", "pr": "Partial response (PR)", "nr": "No response (NR)",
-                   "ne": "Not evaluable (NE)", "orr": "Overall response (CR + PR)"}
+def response_rows(results: StudyResults) -> list[tuple[str, str]]:
+    """(results.response key, label) per row of the response table: the engine's categories
+    in order, then the ORR with the categories it adds up."""
+    cats = results.categories
+    responders = " + ".join(str(c["code"]) for c in cats if c["counts_as_response"])
+    return ([(str(c["code"]).lower(), f"{c['label']} ({c['code']})") for c in cats]
+            + [("orr", f"Overall response ({responders})")])
 
 ABBREVIATIONS = ("ALT, alanine aminotransferase; AST, aspartate aminotransferase; ATRA, all-trans retinoic "
                  "acid; BSA, body surface area; CI, confidence interval; CR, complete response; CTCAE, Common "
@@ -191,8 +196,8 @@ def table1(results: StudyResults) -> ReportTable:
 def response_table(results: StudyResults) -> ReportTable:
     r = results.response
     level = fmt_num(100 * results.protocol.ci_level)
-    rows = [Row([RESPONSE_LABELS[k], str(r[k]["n"]), fmt_pct(r[k]["pct"]),
-                 fmt_ci(r[k]["ci95_low"], r[k]["ci95_high"])]) for k in ("cr", "pr", "nr", "ne", "orr")]
+    rows = [Row([label, str(r[k]["n"]), fmt_pct(r[k]["pct"]),
+                 fmt_ci(r[k]["ci95_low"], r[k]["ci95_high"])]) for k, label in response_rows(results)]
     end = results.protocol.followup_end_day
     ne = f"NE (not evaluable): an included patient without a platelet count on days 1 to {end}."
     if r["ne"]["n"] == 0:
@@ -201,7 +206,8 @@ def response_table(results: StudyResults) -> ReportTable:
     return ReportTable("response", f"Best response (N = {r['n']})",
                        ["Response", "n", "%", f"{level}% CI"], rows, [
                            f"Exact (Clopper-Pearson) {level}% confidence intervals. Percentages of included patients.",
-                           "CR, PR and NR as defined in Methods. " + ne])
+                           ", ".join(str(c["code"]) for c in results.categories if c["is_rule"])
+                           + " and NR as defined in Methods. " + ne])
 
 
 def landmark_table(results: StudyResults) -> ReportTable:
@@ -351,13 +357,41 @@ def results_text(results: StudyResults) -> str:
     return results_paragraph(results, typeset=True)
 
 
+def _target_text(t: Any, p: Any, indiv: str) -> str:
+    """A response target in words, from the protocol's rule grammar."""
+    if t.kind in ("any_of", "all_of"):
+        return "(" + (" or " if t.kind == "any_of" else " and ").join(_target_text(x, p, indiv) for x in t.parts) + ")"
+    v = fmt_num(p.number(t.value)) if t.kind != "count_at_least" or not isinstance(t.value, str) else None
+    if t.kind == "count_at_least":
+        return (f"counts \u2265 {fmt_num(p.cr_threshold)} \u00d710\u2079/L{indiv}" if v is None
+                else f"counts \u2265 {v} \u00d710\u2079/L")
+    if t.kind == "times_baseline_at_least":
+        return f"counts \u2265 {v} \u00d7 the baseline count"
+    if t.kind == "rise_from_baseline_at_least":
+        return f"a rise of \u2265 {v} \u00d710\u2079/L from baseline"
+    return f"counts at least {v} CTCAE grades better than the nadir grade"
+
+
+def describe_rule(results: StudyResults, rule: Any) -> str:
+    """One response rule in words: target, confirmation, transfusion-free period, bleeding limit
+    and onset limit, each as the protocol (or the rule) sets it."""
+    p = results.protocol
+    indiv = (" (or the patient's pre-therapy count when that is below it)" if p.use_individual_baseline else "")
+    days = p.confirmation_days(rule)
+    confirm = (f"every count up to the first count at least {days} days later met it"
+               if rule.confirmation.kind == "sustained_days"
+               else f"a second count at least {days} days later met it")
+    bleed = (f", and no WHO bleeding above grade {rule.max_bleeding_who_grade} in that window"
+             if rule.max_bleeding_who_grade is not None else "")
+    return (f"{rule.category}: {_target_text(rule.target, p, indiv)}, starting on a count day between day 1 and day "
+            f"{p.onset_by(rule)}, when {confirm}, with no platelet transfusion from {p.washout(rule)} days before "
+            f"onset to that confirming count{bleed}.")
+
+
 def methods_text(results: StudyResults) -> str:
     """The Methods paragraph, written from the effective protocol: every number is a parameter."""
     p = results.protocol
     level = fmt_num(100 * p.ci_level)
-    rules = {r.category: r for r in p.response_rules}
-    cr_bleed = rules.get("CR").max_bleeding_who_grade if "CR" in rules else None
-    indiv = (" (or the patient's pre-therapy count when that is below it)" if p.use_individual_baseline else "")
     lm = ", ".join(str(d) for d in p.landmark_days)
     parts = [
         f"Day 0 was the first ATRA dose; records after day {p.followup_end_day} were not used for efficacy.",
@@ -366,13 +400,10 @@ def methods_text(results: StudyResults) -> str:
         f"v{p.ctcae_version} grade \u2265 2; the nadir was the lowest count on days \u2212{p.nadir_lookback_days} to 0.",
         f"The planned ATRA dose was {fmt_num(p.dose_mg_per_m2)} mg/m\u00b2 daily (Mosteller body surface area, rounded "
         f"to {fmt_num(p.dose_rounding_mg)} mg) for {p.planned_treatment_days} days.",
-        f"A sustained response started on a count day between day 1 and day {p.onset_by_day} when every count "
-        f"up to the first count at least {p.sustain_days} days later met the target, with no platelet transfusion "
-        f"from {p.transfusion_washout_days} days before onset to that confirming count.",
-        f"CR: counts \u2265 {fmt_num(p.cr_threshold)} \u00d710\u2079/L{indiv}"
-        + (f" with no WHO bleeding above grade {cr_bleed} in the window" if cr_bleed is not None else "") + "; "
-        f"PR: not CR, with counts at least {p.pr_grade_improvement} CTCAE grades better than the nadir grade; "
-        "ORR: CR + PR over the included patients.",
+        *[describe_rule(results, rule) for rule in p.response_rules],
+        "Categories were tried in that order; the first met is the best response. ORR: "
+        + " + ".join(str(c["code"]) for c in results.categories if c["counts_as_response"])
+        + " over the included patients.",
         f"Rates carry exact (Clopper-Pearson) {level}% CIs. Platelet changes from baseline at days {lm} (the count "
         f"closest to the day within \u00b1{p.landmark_window_days} days) were compared by the two-sided Wilcoxon "
         f"signed-rank test (exact below n = {p.wilcoxon_exact_max_n} without ties or zeros, otherwise normal "

@@ -67,7 +67,8 @@ def render_summary(r: StudyResults, console: Any) -> None:
     table = Table(title="Response", show_edge=False)
     for col in ("category", "n", "%", "95% CI (exact)"):
         table.add_column(col)
-    for key in ("cr", "pr", "nr", "ne", "orr"):
+    keys = [str(c["code"]).lower() for c in r.categories] + ["orr"]
+    for key in keys:
         p = r.response[key]
         ci = "" if p["ci95_low"] is None else f"{p['ci95_low']:.1f} - {p['ci95_high']:.1f}"
         table.add_row(key.upper(), str(p["n"]), "" if p["pct"] is None else f"{p['pct']:.1f}", ci)

@@ -22,14 +22,14 @@ class WilcoxonResult:
     """Two-sided Wilcoxon signed-rank test of `differences` against 0.
 
     `statistic` is R's V, the sum of the ranks of the positive differences; `p_value` is None
-    when no difference is left after dropping zeros.
+    when no difference is left after dropping zeros, and so is `method`: no test was done.
     """
 
     n_pairs: int
     n_nonzero: int
     statistic: float
     p_value: float | None
-    method: str
+    method: str | None
 
     def as_dict(self) -> dict[str, Any]:
         return as_dict(self)
@@ -79,12 +79,15 @@ def wilcoxon_signed_rank(
     statistic = float(sum(r for r, d in zip(ranks, nonzero) if d > 0))
     ties = len(set(ranks)) != len(ranks)
 
+    if n == 0:
+        # No pair (or only zero differences): no test is done, so none is named.
+        return WilcoxonResult(n_pairs=n_pairs, n_nonzero=0, statistic=0.0, p_value=None, method=None)
     if n < exact_max_n and not ties and not zeros:
         method = EXACT_METHOD
-        p_value = _exact_p(int(statistic), n) if n > 0 else None
+        p_value = _exact_p(int(statistic), n)
     else:
         method = CORRECTED_METHOD if correction else NORMAL_METHOD
-        p_value = _normal_p(statistic, ranks, correction) if n > 0 else None
+        p_value = _normal_p(statistic, ranks, correction)
     return WilcoxonResult(
         n_pairs=n_pairs, n_nonzero=n, statistic=statistic, p_value=p_value, method=method
     )
