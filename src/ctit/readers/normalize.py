@@ -44,6 +44,7 @@ ROLES = knowledge.vocabulary("role")
 SEXES = knowledge.vocabulary("sex")
 PRODUCTS = knowledge.vocabulary("product")
 YES_NO = knowledge.vocabulary("yes_no")
+RELATED = knowledge.vocabulary("related")
 
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
@@ -170,8 +171,10 @@ def _adverse_events(c: Cells) -> pd.DataFrame:
         "term": c.text("term"),
         "grade": c.integer("grade", low=1, high=5, what="CTCAE grade"),
         "serious": c.choice("serious", YES_NO, "serious"),
-        "related": c.choice("related", YES_NO, "related"),
+        "related": c.choice("related", RELATED, "related"),
         "source_row": c.rows,
+        # The causality category as assessed (WHO-UMC, Naranjo, ...), kept beside its yes/no.
+        "related_as_written": c.text("related"),
     })
 
 
