@@ -31,7 +31,7 @@ def numbers(text: str) -> list[float | None]:
     """Numbers in a cell, in order: 'm.mm × 10⁻ᵉ' as one value, 'not estimable' as None."""
     text = text.translate(SUPERSCRIPT)
     out: list[float | None] = []
-    for m in re.finditer(r"not estimable|(-?\d+(?:\.\d+)?)(?: \u00d7 10(-?\d+))?", text):
+    for m in re.finditer(r"not estimable|(-?(?:\d+(?:\.\d+)?|\.\d+))(?: \u00d7 10(-?\d+))?", text):
         if m.group(0) == "not estimable":
             out.append(None)
         else:
@@ -51,10 +51,16 @@ def close(got: float | None, want: float | None, decimals: int = 1) -> bool:
     return math.isclose(got, round(want, decimals), abs_tol=0.5 * 10 ** -decimals + 1e-9)
 
 
-def close_p(got: float | None, want: float | None) -> bool:
+def close_p(cell: str, want: float | None) -> bool:
+    """A p-value cell in AMA style: '<.001' below .001, else two decimals (three below .01)."""
+    got = numbers(cell)[0] if numbers(cell) else None
     if want is None or got is None:
         return got is None and want is None
-    return math.isclose(got, want, rel_tol=0.01) if want < 0.001 else math.isclose(got, round(want, 3), abs_tol=6e-4)
+    if cell.startswith("<"):
+        return want < got
+    if cell.startswith(">"):
+        return want > got
+    return math.isclose(got, want, abs_tol=0.005 if want >= 0.01 else 5e-4)
 
 
 class _Tables(HTMLParser):
@@ -129,14 +135,15 @@ def check_tables(tables: dict[str, list[list[str]]], res: dict[str, Any]) -> Non
         assert numbers(row[1]) == [m["n_pairs"]]
         med, lo, hi = take(row[2], 3)
         assert close(med, m["median_change"]) and close(lo, m["min_change"]) and close(hi, m["max_change"])
-        assert close_p(numbers(row[3])[0], m["p_value"])
+        assert close_p(row[3], m["p_value"])
 
     t = res["time_to_cr"]
     rows = tables["time_to_cr"]
     assert numbers(row_by_label(rows, "Patients with CR")[1]) == [t["n"]]
     med, lo, hi = take(row_by_label(rows, "Time to CR among")[1], 3)
     assert close(med, t["median"]) and close(lo, t["min"]) and close(hi, t["max"])
-    assert close(numbers(row_by_label(rows, "Kaplan-Meier median time")[1])[0], t["km_median"])
+    km = row_by_label(rows, "Kaplan-Meier median time")[1]
+    assert km == "not reached" if t["km_median"] is None and t["n"] else close(numbers(km)[0], t["km_median"])
     lo, hi = take(row_by_label(rows, "Kaplan-Meier median, 95% CI")[1], 2)
     assert close(lo, t["km_ci95_low"]) and close(hi, t["km_ci95_high"])
 
@@ -146,8 +153,10 @@ def check_tables(tables: dict[str, list[list[str]]], res: dict[str, Any]) -> Non
     assert sorted(numbers(r[1])[0] for r in tables["attrition"][1:-1]) == sorted(e["n"] for e in c["excluded"])
 
     b = res["baseline_platelets"]
-    med, lo, hi = take(row_by_label(tables["table1"], "Baseline platelet count, \u00d710\u2079/L, median")[1], 3)
-    assert close(med, b["median"]) and close(lo, b["min"]) and close(hi, b["max"])
+    med, q1, q3 = take(row_by_label(tables["table1"], "Baseline platelet count, \u00d710\u2079/L, median (IQR)")[1], 3)
+    assert close(med, b["median"]) and close(q1, b["q1"]) and close(q3, b["q3"])
+    lo, hi = take(row_by_label(tables["table1"], "Baseline platelet count, \u00d710\u2079/L, range")[1], 2)
+    assert close(lo, b["min"]) and close(hi, b["max"])
 
     n = res["response"]["n"]
     for e in res["safety"]["events"]:

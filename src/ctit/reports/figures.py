@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import pandas as pd
 
-from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p
+from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p, p_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -205,7 +205,7 @@ def fig_paired(results: StudyResults) -> Figure:
         ax.set_xticks([0, 1], ["Baseline", f"Day {d}"])
         ax.set_xlim(-.25, 1.25)
         ax.set_title(f"Day {d} (n = {m['n_pairs']})\nmedian change {fmt_num(m['median_change'])}; "
-                     f"P = {fmt_p(m['p_value'])}", fontsize=8)
+                     + p_text(m["p_value"]), fontsize=8)
         for level in grade_lines(results):
             ax.axhline(level, color="#B2182B", lw=.5, ls="--", zorder=0)
     axes[0].set_ylabel(PLT_LABEL)
