@@ -5,6 +5,7 @@ and page numbers (a PAGE field) in the footer."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from ctit.results import StudyResults
 
 FONT = "Calibri"
+# East Asian text (Chinese tumor types, drug names as written): Word's usual Chinese font; other
+# systems substitute their own CJK font (fontconfig: the one `make fonts` installs).
+EAST_ASIA_FONT = "SimSun"
+# The numbered tables; the patient flow is Figure 1.
+DOCX_TABLES = ("table1", "response", "landmarks", "time_to_cr", "subgroups", "safety")
 
 
 def _field(run: Any, instruction: str) -> None:
@@ -79,6 +85,26 @@ def _keep_rows_together(table: Any) -> None:
                     paragraph.paragraph_format.keep_with_next = True
 
 
+# A cell that reads as a number, count, p-value, range or "not estimable": right-aligned.
+_NUMERIC_START = re.compile(r"^(?:[<>]?\.?\d|-\d|not estimable|not reached|\u2013$)")
+TEXT_WIDTH_IN = 6.7
+
+
+def _column_widths(table: Any, ncols: int) -> None:
+    """The label column gets what the value columns (about 0.8 inch each) leave, so a label such
+    as "Liver enzymes increased (ALT/AST)" wraps over two lines at most, not four."""
+    from docx.shared import Inches
+
+    if ncols < 2:
+        return
+    value = min(1.6, max(0.75, (TEXT_WIDTH_IN - 2.2) / (ncols - 1)))
+    first = TEXT_WIDTH_IN - value * (ncols - 1)
+    table.autofit = False
+    for row in table.rows:
+        for i, cell in enumerate(row.cells):
+            cell.width = Inches(first if i == 0 else value)
+
+
 def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> None:
     """Caption, the table, then its footnotes."""
     from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -113,7 +139,12 @@ def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> N
             if c_i == 0 and row.level:
                 p.paragraph_format.left_indent = Pt(10 * row.level)
             elif c_i:
-                p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+                numeric = t.align_numbers and _NUMERIC_START.match(text) is not None
+                p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if numeric else WD_ALIGN_PARAGRAPH.LEFT
+    for i, cell in enumerate(table.rows[0].cells):
+        if i and t.align_numbers:
+            cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _column_widths(table, len(t.header))
     _borders(table)
     _keep_rows_together(table)
     for note in t.footnotes:
@@ -143,9 +174,18 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     from docx.shared import Inches, Pt
 
     doc = Document()
+    from docx.oxml.ns import qn
+    from docx.shared import RGBColor
+
     style = doc.styles["Normal"]
     style.font.name = FONT
     style.font.size = Pt(10.5)
+    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), EAST_ASIA_FONT)
+    # Journal captions: black, upright, text size (Word's default is small blue italics).
+    caption = doc.styles["Caption"]
+    caption.font.color.rgb = RGBColor(0, 0, 0)
+    caption.font.italic = False
+    caption.font.size = Pt(10)
     sec = doc.sections[0]
     sec.left_margin = sec.right_margin = Inches(0.9)
     # Footer: "Page N" with a PAGE field, so Word numbers pages itself.
@@ -165,8 +205,7 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     t = report_tables(r)
     doc.add_page_break()
     doc.add_heading("Tables", level=2)
-    for number, key in enumerate(("attrition", "table1", "response", "landmarks", "time_to_cr", "subgroups",
-                                  "safety"), start=1):
+    for number, key in enumerate(DOCX_TABLES, start=1):
         add_table(doc, t[key], number)
     doc.add_page_break()
     doc.add_heading("Figures", level=2)

@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -38,6 +39,33 @@ RC = {
     "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "axes.spines.top": False,
     "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42,
 }
+
+
+# Fonts with Chinese glyphs, in order of preference, installed by `make fonts` (Debian
+# fonts-wqy-microhei or fonts-noto-cjk); matplotlib falls back to them glyph by glyph.
+CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
+                "Source Han Sans SC", "Droid Sans Fallback")
+CJK_FILES = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf",
+             "SourceHanSansSC-Regular.otf", "DroidSansFallbackFull.ttf")
+
+
+@cache
+def font_families() -> tuple[str, ...]:
+    """DejaVu Sans, then the first installed CJK family: only installed families are named, so
+    matplotlib never warns about a missing one. A font installed after matplotlib built its
+    font cache is found by its file and added."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return ("DejaVu Sans", family)
+    for root in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        for name in CJK_FILES:
+            for path in sorted(Path(root).rglob(name)) if Path(root).is_dir() else []:
+                font_manager.fontManager.addfont(str(path))
+                return ("DejaVu Sans", font_manager.FontProperties(fname=str(path)).get_name())
+    return ("DejaVu Sans",)
 
 
 @dataclass
@@ -117,6 +145,31 @@ def _platelets(results: StudyResults) -> pd.DataFrame:
     rows = rows[~rows.source_row.astype("Int64").isin(unused_rows).fillna(False).astype(bool)]
     return pd.DataFrame({"patient_id": rows.patient_id.astype(str), "day": rows.day.astype(int),
                          "value": rows.value.astype(float)})
+
+
+# ---------------------------------------------------------------- Figure: patient flow
+
+def fig_flow(results: StudyResults) -> Figure:
+    """CONSORT-style flow: screened, excluded by first failed criterion (protocol order), included."""
+    from ctit.reports.tables import EXCLUSION_LABELS
+
+    c = results.cohort
+    excluded = [e for e in c["excluded"] if e["n"]]
+    lines = [f"{EXCLUSION_LABELS.get(e['reason'], e['reason'])}: {e['n']}" for e in excluded] or ["none"]
+    fig, ax = _new(6.0, 2.2 + 0.17 * len(lines))
+    ax.set_axis_off()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    box = dict(boxstyle="round,pad=0.5", facecolor="white", edgecolor="#1b1b1b", linewidth=1)
+    ax.text(22, 92, f"Screened\nn = {c['screened']}", ha="center", va="top", fontsize=9, bbox=box)
+    ax.text(22, 8, f"Included (analysed)\nn = {c['included']}", ha="center", va="bottom", fontsize=9, bbox=box)
+    n_excl = sum(e["n"] for e in c["excluded"])
+    ax.text(46, 50, f"Excluded, n = {n_excl}\n" + "\n".join(f"  {t}" for t in lines), ha="left", va="center",
+            fontsize=8, bbox=box, linespacing=1.4)
+    arrow = dict(arrowstyle="-|>", color="#1b1b1b", lw=1, shrinkA=0, shrinkB=0)
+    ax.annotate("", xy=(22, 24), xytext=(22, 76), arrowprops=arrow)
+    ax.annotate("", xy=(44.5, 50), xytext=(22, 50), arrowprops=arrow)
+    return fig
 
 
 # ---------------------------------------------------------------- Figure: trajectories
@@ -447,6 +500,9 @@ def fig_forest(results: StudyResults) -> Figure:
 
 FigureFn = Callable[["StudyResults"], "Figure"]
 FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] = (
+    ("flow", "Patient flow", fig_flow, lambda r: (
+        "Each excluded patient is counted once, at the first eligibility criterion not met (protocol section 4 "
+        "order).")),
     ("trajectories", "Platelet counts over time", fig_trajectories, lambda r: (
         "Individual platelet courses of the included patients (thin lines, coloured by best response) with the "
         "median (black) and interquartile range (grey band) of each patient's count closest to each weekly visit "
@@ -472,7 +528,7 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
 
 
 # Report order: efficacy figures first, then subgroups, then the per-patient course.
-FIGURE_ORDER = ("trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
+FIGURE_ORDER = ("flow", "trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
 FIGURES = tuple(sorted(FIGURES, key=lambda f: FIGURE_ORDER.index(f[0])))
 
 
@@ -484,7 +540,7 @@ def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
     import matplotlib
 
     key, title, fn, caption = FIGURES[index]
-    with matplotlib.rc_context({**RC, "svg.hashsalt": f"ctit-{key}"}):
+    with matplotlib.rc_context({**RC, "font.family": list(font_families()), "svg.hashsalt": f"ctit-{key}"}):
         fig = fn(results)
         svg = io.StringIO()
         fig.savefig(svg, format="svg", metadata={"Date": None})
