@@ -71,3 +71,41 @@ def test_counts_agree_and_ctcae_terms_keep_their_spelling(results) -> None:  # t
     finally:
         events[:] = saved
     assert "1 patient (3.7%) had Death NOS (grade 5: 1)" in text
+
+
+def test_forest_plot_leaves_out_subgroups_below_the_minimum(results) -> None:  # type: ignore[no-untyped-def]
+    from ctit.reports import figures
+
+    def labels(style: fmt.ReportStyle) -> list[str]:
+        with fmt.use_style(style):
+            ax = figures.fig_forest(results).axes[0]
+        return [t.get_text().strip() for t in ax.get_yticklabels()]
+
+    small = {sg["level"] for sg in results.subgroups if sg["n"] < 5}
+    assert small   # the example has levels of 1-4 patients (e.g. one biliary tumor)
+    default = labels(fmt.ReportStyle())
+    assert not small & set(default)
+    assert small <= set(labels(fmt.ReportStyle(min_subgroup_n=1)))
+    caption = next(c for k, _, _, c in figures.FIGURES if k == "forest")(results)
+    assert "fewer than 5 patients are not shown" in caption
+
+
+def test_cli_p_value_style_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ctit.cli import app
+
+    runner = CliRunner()
+    try:
+        r = runner.invoke(app, ["analyze", str(EXAMPLE), "--out", str(tmp_path), "-q", "-f", "html",
+                                "--p-values", "scientific"])
+        assert r.exit_code == 0, r.output
+        assert "10\u207b" in (tmp_path / "report.html").read_text(encoding="utf-8")
+        r = runner.invoke(app, ["report", str(tmp_path), "-q", "-f", "html"])
+        assert r.exit_code == 0, r.output
+        html = (tmp_path / "report.html").read_text(encoding="utf-8")
+        assert "P &lt; .001" in html or "P < .001" in html
+        r = runner.invoke(app, ["report", str(tmp_path), "-q", "--p-values", "apa"])
+        assert r.exit_code == 2 and "p-value style" in r.output
+    finally:
+        fmt.set_style(fmt.ReportStyle())

@@ -49,13 +49,25 @@ CJK_FILES = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Regular.ttc", "N
              "SourceHanSansSC-Regular.otf", "DroidSansFallbackFull.ttf")
 
 
+class _SingleWeightCJK:
+    """Drops matplotlib's note that the CJK fallback has no bold face: it has one weight, and
+    regular CJK glyphs in a bold label are what is wanted."""
+
+    def filter(self, record: Any) -> bool:
+        return not (str(record.msg).startswith("findfont: Failed to find font weight")
+                    and any(f in record.getMessage() for f in CJK_FAMILIES))
+
+
 @cache
 def font_families() -> tuple[str, ...]:
     """DejaVu Sans, then the first installed CJK family: only installed families are named, so
     matplotlib never warns about a missing one. A font installed after matplotlib built its
     font cache is found by its file and added."""
+    import logging
+
     from matplotlib import font_manager
 
+    logging.getLogger("matplotlib.font_manager").addFilter(_SingleWeightCJK())
     known = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in known:
@@ -292,7 +304,7 @@ def fig_swimmer(results: StudyResults) -> Figure:
     p = results.protocol
     inc = results.included.copy()
     n = len(inc)
-    fig, ax = _new(6.5, min(9.0, 1.2 + 0.2 * max(n, 1)))
+    fig, ax = _new(6.5, min(9.0, 1.2 + 0.24 * max(n, 1)))
     if n == 0:
         not_estimable(ax, "no included patients")
         return fig
@@ -324,19 +336,25 @@ def fig_swimmer(results: StudyResults) -> Figure:
     tr = st.transfusions
     tr = tr[tr.patient_id.isin(ids) & tr["product"].isin(p.transfusion_products) & tr.day.notna()]
     tr = tr[(tr.day.astype(float) >= left) & (tr.day.astype(float) <= p.followup_end_day)]
-    ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane), marker="v", s=14, color="#B2182B",
-               zorder=3, linewidths=0)
+    # Event markers sit in their own rows of the lane so none hides another: transfusions above
+    # the bar (pointing at it), bleeding below it, response onsets on it.
+    ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane) + .36, marker="v", s=16,
+               color="#B2182B", zorder=3, linewidths=0)
     bl = st.bleeding
     bl = bl[bl.patient_id.isin(ids) & bl.who_grade.notna() & bl.day.notna()]
     bl = bl[(bl.who_grade.astype(int) >= 2) & (bl.day.astype(float) >= left)
             & (bl.day.astype(float) <= p.followup_end_day)]
-    ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane), marker="X", s=22, color="black",
+    ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane) - .36, marker="X", s=18, color="black",
                zorder=4, linewidths=0)
-    for col, marker, label in (("cr_onset_day", "*", "CR"), ("pr_onset_day", "D", "PR")):
+    both = (inc.cr_onset_day == inc.pr_onset_day).fillna(False) if {"cr_onset_day", "pr_onset_day"} <= set(inc) \
+        else pd.Series(False, index=inc.index)
+    for col, marker, shift in (("cr_onset_day", "*", .14), ("pr_onset_day", "D", -.14)):
         if col not in inc:
             continue
         on = inc[inc[col].notna()]
-        ax.scatter(on[col].astype(float), on.patient_id.astype(str).map(lane), marker=marker,
+        # CR and PR windows starting on one day: the two markers side by side in the lane.
+        y = on.patient_id.astype(str).map(lane) + both[on.index].astype(float) * shift
+        ax.scatter(on[col].astype(float), y, marker=marker,
                    s=40 if marker == "*" else 14, color="white", edgecolors="black", linewidths=.7, zorder=5)
     ax.axvline(0, color="#555", lw=.8)
     ax.set_yticks(range(n), list(lane))
@@ -379,7 +397,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     p = results.protocol
     km = results.kaplan_meier
     fig = Figure(figsize=(5.5, 3.6), layout="constrained")
-    ax, risk = fig.subplots(2, 1, height_ratios=[5, 1], sharex=True)
+    ax, risk = fig.subplots(2, 1, height_ratios=[6, 1], sharex=True)
     if km is None or not km.table:
         not_estimable(ax, "no included patient with follow-up")
         risk.set_axis_off()
@@ -399,7 +417,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
         ax.axhline(.5, color="#555", lw=.6, ls=":")
         ax.axvline(tt["km_median"], color="#555", lw=.6, ls=":")
     median = (f"{fmt_num(tt['km_median'])} days" if tt["km_median"] is not None
-              else f"{NE} (incidence stays below 50%)")
+              else "not reached (incidence stays below 50%)")
     text = f"Median time to CR (KM): {median}\n{_level(results)}% CI: {fmt_ci(tt['km_ci95_low'], tt['km_ci95_high'])}"
     if km.n_events == 0:
         text = f"No CR observed: cumulative incidence 0\nmedian time to CR {NE}"
@@ -409,15 +427,20 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     ax.legend(frameon=False, loc="lower right")
     ticks = list(range(0, p.followup_end_day + 1, 7))
     ax.set_xlim(0, p.followup_end_day + 1)
-    risk.set_xticks(ticks)
+    # Journal layout: the axis and its label under the curve, the numbers at risk in their own
+    # row below, aligned with the ticks (the shared x keeps them aligned).
+    ax.set_xticks(ticks)
+    ax.tick_params(axis="x", labelbottom=True)
+    ax.set_xlabel("Days since first ATRA dose")
     risk.set_ylim(0, 1)
     risk.set_yticks([])
-    for s in ("left", "top", "right"):
+    risk.tick_params(axis="x", bottom=False, labelbottom=False)
+    for s in ("left", "top", "right", "bottom"):
         risk.spines[s].set_visible(False)
     for x in ticks:
-        risk.text(x, .5, str(at_risk(km.table, x)), ha="center", va="center", fontsize=7)
-    risk.text(-0.02, .5, "At risk", transform=risk.transAxes, ha="right", va="center", fontsize=7)
-    risk.set_xlabel("Days since first ATRA dose")
+        risk.text(x, .35, str(at_risk(km.table, x)), ha="center", va="center", fontsize=7)
+    risk.text(0, .95, "No. at risk", transform=risk.get_yaxis_transform(), ha="left", va="top", fontsize=7,
+              fontweight="bold")
     return fig
 
 
@@ -459,7 +482,10 @@ def fig_waterfall(results: StudyResults) -> Figure:
 def fig_forest(results: StudyResults) -> Figure:
     """ORR with its exact CI per subgroup level (exploratory), the overall ORR as reference."""
 
-    subs = results.subgroups
+    from ctit.reports import format as fmt
+
+    # Levels too small to read (report style `min_subgroup_n`) are left out; Table 5 lists them.
+    subs = [sg for sg in results.subgroups if sg["n"] >= fmt.STYLE.min_subgroup_n]
     orr = results.response["orr"]
     labels: list[tuple[str, bool]] = [("All included patients", False)]
     points: list[tuple[float | None, float | None, float | None, str]] = [
@@ -496,6 +522,17 @@ def fig_forest(results: StudyResults) -> Figure:
     return fig
 
 
+def _omitted_subgroups(results: StudyResults) -> str:
+    from ctit.reports import format as fmt
+
+    k = fmt.STYLE.min_subgroup_n
+    left_out = [sg for sg in results.subgroups if sg["n"] < k]
+    if not left_out:
+        return ""
+    return (f"Subgroup levels with fewer than {k} patients are not shown ({len(left_out)} level"
+            f"{'s' if len(left_out) != 1 else ''}; see the subgroup table).")
+
+
 # ---------------------------------------------------------------- registry and rendering
 
 FigureFn = Callable[["StudyResults"], "Figure"]
@@ -513,7 +550,8 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
         f"\u00b1{r.protocol.landmark_window_days} days). P: two-sided Wilcoxon signed-rank test.")),
     ("forest", "Overall response rate by subgroup (exploratory)", fig_forest, lambda r: (
         f"ORR (square) with its exact Clopper-Pearson {_level(r)}% CI per subgroup; dashed line: ORR of all included "
-        "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test.")),
+        "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test. "
+        + _omitted_subgroups(r))),
     ("swimmer", "Treatment course per patient", fig_swimmer, lambda r: (
         "One lane per included patient, sorted by best response and onset: prior TPO-RA course (grey, shown from "
         f"day \u2212{-swimmer_left(r)}), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), "
