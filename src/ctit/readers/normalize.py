@@ -69,8 +69,9 @@ def check_columns(table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
             log.error(table, "required column is missing", row=1, column=need)
 
 
-def _extras(table: str, raw: pd.DataFrame) -> pd.DataFrame:
-    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table]]]
+def _extras(table: str, raw: pd.DataFrame, typed: pd.DataFrame) -> pd.DataFrame:
+    """Input columns the contract does not know, as given (those a builder typed are taken typed)."""
+    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table] and c not in typed.columns]]
 
 
 def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
@@ -97,7 +98,40 @@ def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
         "index_date": index_date.dt.strftime("%Y-%m-%d").astype("string"),
         "source_row": c.rows,
     })
-    return frame, index_date
+    return frame.assign(**baseline_fields(c)), index_date
+
+
+# Optional baseline fields of the patients table (docs/input.md, "Baseline fields"), typed
+# when the column is given; Table 1 shows those present.
+BASELINE_FIELDS = ("ecog", "stage", "line_of_therapy", "chemotherapy_regimen", "last_chemotherapy_day",
+                   "last_chemotherapy_date")
+
+
+def baseline_fields(c: Cells) -> dict[str, pd.Series]:
+    """The optional baseline columns that the table has, typed; a date is kept as its ISO text
+    and turned into `last_chemotherapy_day` once day 0 is known."""
+    typed = {
+        "ecog": lambda: c.integer("ecog", low=0, high=5, what="ECOG performance status"),
+        "stage": lambda: c.text("stage"),
+        "line_of_therapy": lambda: c.integer("line_of_therapy", low=1, what="line of therapy"),
+        "chemotherapy_regimen": lambda: c.text("chemotherapy_regimen"),
+        "last_chemotherapy_day": lambda: c.integer("last_chemotherapy_day", high=0,
+                                                   what="day of the last chemotherapy (day 0 or before)"),
+        "last_chemotherapy_date": lambda: c.date("last_chemotherapy_date").dt.strftime("%Y-%m-%d").astype("string"),
+    }
+    return {name: parse() for name, parse in typed.items() if c.has(name)}
+
+
+def resolve_last_chemotherapy(patients: pd.DataFrame, day0: Mapping[str, pd.Timestamp]) -> None:
+    """`last_chemotherapy_date` -> `last_chemotherapy_day` (date - day 0), where no day is given."""
+    if "last_chemotherapy_date" not in patients:
+        return
+    dates = pd.to_datetime(patients["last_chemotherapy_date"], errors="coerce")
+    zero = pd.to_datetime(patients["patient_id"].map(day0), errors="coerce")
+    days = (dates - zero).dt.days.astype("Int64")
+    if "last_chemotherapy_day" in patients:
+        days = patients["last_chemotherapy_day"].astype("Int64").fillna(days)
+    patients["last_chemotherapy_day"] = days
 
 
 def _exposures(c: Cells) -> pd.DataFrame:
@@ -241,6 +275,8 @@ def build_study(
         day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
                         p.rows, p.text("patient_id"), log)
         check_study_drug_day0(times["exposures"], study_drug, mixed, log)
+    if "patients" in frames:
+        resolve_last_chemotherapy(frames["patients"], day0)
     days = resolve_days(list(times.values()), day0, log, mixed, with_study_drug)
     for (name, column), values in days.items():
         frames[name][column] = values
@@ -259,6 +295,6 @@ def build_study(
                                       end_text[sel], column, log)
 
     log.raise_if_errors()
-    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name])], axis=1))
+    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name], frames[name])], axis=1))
              for name in frames}
     return Study(**typed, inputs=list(inputs), warnings=log.warnings, source=source)

@@ -154,9 +154,46 @@ def drug_class_rows(prior: pd.DataFrame, n: int) -> list[Row]:
     return rows
 
 
-def baseline_field_rows(inc: pd.DataFrame, n: int) -> list[Row]:
-    """The optional baseline fields of the patients table, those given for any included patient."""
-    return []
+def _natural(level: str) -> tuple[Any, ...]:
+    """Sort key: numbers by value ('2' before '10'), then text; 'Not recorded' last."""
+    text = str(level)
+    head = text.split()[0] if text.split() else text
+    return (text == "Not recorded", 0 if head.isdigit() else 1, int(head) if head.isdigit() else 0, text)
+
+
+def baseline_field_rows(inc: pd.DataFrame, patients: pd.DataFrame, n: int) -> list[Row]:
+    """The optional baseline fields of the patients table (ECOG, stage, line of therapy,
+    regimen, last chemotherapy), those given for any included patient, as the table gives them."""
+    given = patients.set_index(patients.patient_id.astype(str))
+    rows: list[Row] = []
+
+    def column(name: str) -> pd.Series | None:
+        if name not in given:
+            return None
+        values = inc.patient_id.astype(str).map(given[name])
+        return None if values.isna().all() else values
+
+    def levels(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: "Not recorded" if _missing(v)
+                          else fmt_num(v) if isinstance(v, (int, float)) else str(v))
+
+    for name, label in (("ecog", "ECOG performance status"), ("stage", "Stage"),
+                        ("line_of_therapy", "Line of therapy")):
+        values = column(name)
+        if values is not None:
+            lv = levels(values)
+            rows += _counts_rows(f"{label}, n (%)", lv, n, sorted(lv.unique(), key=_natural))
+    values = column("chemotherapy_regimen")
+    if values is not None:
+        lv = levels(values)
+        counts = lv.value_counts()
+        rows += _counts_rows("Chemotherapy regimen, n (%)", lv, n,
+                             sorted(counts.index, key=lambda k: (k == "Not recorded", -counts[k], k)))
+    values = column("last_chemotherapy_day")
+    if values is not None:
+        since = [None if _missing(v) else -float(v) for v in values]
+        rows.append(_median_iqr_row("Days from last chemotherapy to day 0", since))
+    return rows
 
 
 def table1(results: StudyResults) -> ReportTable:
@@ -172,7 +209,7 @@ def table1(results: StudyResults) -> ReportTable:
                       if s is not None else "Not recorded")
     rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()])
     rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n)
-    rows += baseline_field_rows(inc, n)
+    rows += baseline_field_rows(inc, results.study.patients, n)
 
     prior = prior_anticancer_drugs(inc)
     with_prior = prior.patient_id.nunique()
