@@ -560,7 +560,7 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
         "1 \u2212 Kaplan-Meier estimate of time to CR over all included patients (censoring at the last platelet "
         f"count), with the pointwise log-log {_level(r)}% CI; numbers at risk below the axis.")),
     ("waterfall", "Best platelet change from baseline", fig_waterfall, lambda r: (
-        f"Highest platelet count on days 1-{r.protocol.followup_end_day} minus the baseline count, per included "
+        f"Highest platelet count on days 1\u2013{r.protocol.followup_end_day} minus the baseline count, per included "
         "patient, coloured by best response.")),
 )
 

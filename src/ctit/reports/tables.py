@@ -282,19 +282,22 @@ def response_table(results: StudyResults) -> ReportTable:
 
 
 def landmark_table(results: StudyResults) -> ReportTable:
-    from ctit.reports.terminal import TEST_NAMES
+    from ctit.stats.wilcoxon import CORRECTED_METHOD, EXACT_METHOD, NORMAL_METHOD
 
+    TEST_SHORT = {EXACT_METHOD: "exact", NORMAL_METHOD: "normal approximation",
+                  CORRECTED_METHOD: "normal approximation, continuity corrected"}
     # One decimal rule for the change column.
     d = decimals(v for m in results.landmarks for v in (m["median_change"], m["min_change"], m["max_change"]))
     rows = [Row([f"Day {m['day']}", str(m["n_pairs"]),
                  fmt_range(m["median_change"], m["min_change"], m["max_change"], d),
-                 fmt_p(m["p_value"]), TEST_NAMES.get(m.get("method"), m.get("method") or NE)])
+                 fmt_p(m["p_value"]), TEST_SHORT.get(m.get("method"), m.get("method") or NE)])
             for m in results.landmarks]
     w = results.protocol.landmark_window_days
     return ReportTable("landmarks", "Platelet count change from baseline",
-                       ["Landmark", "n pairs", "Median change, \u00d710\u2079/L (range)", "P", "Test"], rows, [
+                       ["Landmark", "n pairs", "Median change, \u00d710\u2079/L (range)", "P",
+                        "Wilcoxon test"], rows, [
                            f"Landmark count: closest to the day within \u00b1{w} days. Two-sided Wilcoxon signed-rank "
-                           "test of landmark vs baseline; the Test column names, for each landmark, the exact test "
+                           "test of landmark vs baseline; the last column names, for each landmark, the exact test "
                            "or the normal approximation used (Methods)."])
 
 
