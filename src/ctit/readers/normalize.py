@@ -212,11 +212,21 @@ def _adverse_events(c: Cells) -> pd.DataFrame:
     })
 
 
-def _check_patients(c: Cells, known: set[str]) -> None:
+def _check_patients(c: Cells, known: set[str], patients_have_ids: bool = True) -> None:
     pid = c.text("patient_id")
     c.require("patient_id", "patient_id")
-    c.error_at(pid.notna() & ~pid.isin(known), "patient_id",
-               "unknown patient: this patient_id is not in the patients table")
+    unknown = pid.notna() & ~pid.isin(known)
+    if not patients_have_ids:
+        # One root cause, one message: without patient_id in the patients table every row is
+        # "unknown"; that error is already reported for the patients table.
+        n = int(unknown.sum())
+        if n:
+            first = unknown[unknown].index[0]
+            c.log.error(c.table, f"unknown patient: {n} row{'s' if n != 1 else ''} (first shown), because "
+                        "the patients table has no patient_id column", int(c.rows.loc[first]), "patient_id",
+                        pid.loc[first])
+        return
+    c.error_at(unknown, "patient_id", "unknown patient: this patient_id is not in the patients table")
 
 
 def build_study(
@@ -254,9 +264,10 @@ def build_study(
     if "patients" in cells:
         frames["patients"], index_date = _patients(cells["patients"])
         known = set(frames["patients"]["patient_id"].dropna())
+        has_ids = cells["patients"].has("patient_id")
         for name, c in cells.items():
             if name != "patients":
-                _check_patients(c, known)
+                _check_patients(c, known, has_ids)
     builders = {"exposures": _exposures, "labs": normalize_labs, "transfusions": _transfusions,
                 "bleeding": _bleeding, "adverse_events": _adverse_events}
     for name, build in builders.items():
