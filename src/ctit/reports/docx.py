@@ -136,6 +136,7 @@ def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> N
         run = cell.paragraphs[0].add_run(h)
         run.bold = True
         run.font.size = Pt(font_pt)
+        cell.paragraphs[0].paragraph_format.space_after = Pt(0)
     for r_i, row in enumerate(t.rows, start=1):
         cells = table.rows[r_i].cells
         if row.group:
