@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast bench clean browser lock
+.PHONY: setup demo test test-fast bench clean browser fonts lock
 
 # Installs come from requirements.lock, so a fresh clone gets exactly what was tested.
 $(STAMP): pyproject.toml requirements.lock
@@ -32,15 +32,24 @@ browser:
 	      || echo "chromium could not be installed: the browser test will be skipped"; \
 	  else echo "not root: chromium not installed, the browser test will be skipped"; fi; }
 
-demo: setup
+# A font with Chinese glyphs (Debian's WenQuanYi Micro Hei), so figures and DOCX show Chinese
+# labels; the figures use it automatically when it is installed.
+fonts:
+	@fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk" || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+	      || echo "fonts-wqy-microhei could not be installed: Chinese labels will show as boxes"; \
+	  else echo "not root: no CJK font installed, Chinese labels will show as boxes"; fi; }
+
+demo: setup fonts
 	rm -rf out/demo
 	$(BIN)/ctit example out/demo/study
 	$(BIN)/ctit analyze out/demo/study --out out/demo
 
-test: setup browser
+test: setup browser fonts
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-test-fast: setup
+test-fast: setup fonts
 	$(BIN)/python -m pytest -q -n 2 -m "not spark and not browser"
 
 bench: setup

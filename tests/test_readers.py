@@ -284,8 +284,9 @@ def test_role_outside_allowed_set(tmp_path: Path) -> None:
 
 
 def test_sex_outside_mfu(tmp_path: Path) -> None:
-    folder = make_study(tmp_path, patients="patient_id,sex\nP1,male\nP2,F\n")
-    p = find(problems_of(folder), "patients", 2, "sex", "male")
+    # A numeric code (GB/T 2261 uses 2 for female, other systems 0/1) is not guessed.
+    folder = make_study(tmp_path, patients="patient_id,sex\nP1,2\nP2,F\n")
+    p = find(problems_of(folder), "patients", 2, "sex", "2")
     assert "M, F, U" in p.message
 
 

@@ -88,7 +88,8 @@ def test_table1_uses_the_engines_values(results) -> None:  # type: ignore[no-unt
                                  ("Relative dose intensity, %", "relative_dose_intensity", 100),
                                  ("Treatment days", "treatment_days", 1)):
         values = inc[column].dropna().astype(float) * scale
-        assert rows[f"{label}, median (range)"] == tables.fmt_range(values.median(), values.min(), values.max())
+        assert rows[f"{label}, median (IQR)"] == tables.fmt_median_iqr(values.median(), values.quantile(.25),
+                                                                        values.quantile(.75))
 
 
 def test_response_footnote_says_why_ne_is_zero(results) -> None:  # type: ignore[no-untyped-def]

@@ -59,3 +59,13 @@ def print_written(out: Path, written: list[Path]) -> None:
             top.append(rel.name)
     parts = top + [f"{name}/ ({n} files)" for name, n in folders.items()]
     console.print(f"Wrote to {out}: " + ", ".join(parts), highlight=False)
+
+
+def set_report_style(p_values: str, min_subgroup_n: int) -> None:
+    """The report style options (`--p-values`, `--min-subgroup-n`), set before any figure worker starts."""
+    from ctit.reports.format import ReportStyle, set_style
+
+    try:
+        set_style(ReportStyle(p_values=p_values.strip().lower(), min_subgroup_n=min_subgroup_n))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit, print_written
+from ctit.cli._common import console, input_errors_exit, print_written, set_report_style
 from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
@@ -19,6 +19,10 @@ def analyze(
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
     source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
+    p_values: str = typer.Option("ama", "--p-values",
+                                 help="P-value style: ama (P < .001, journal style) or scientific (5.91 x 10^-6)."),
+    min_subgroup_n: int = typer.Option(5, "--min-subgroup-n",
+                                       help="Forest plot: leave out subgroup levels with fewer patients."),
     format_: list[str] = typer.Option(
         None, "--format", "-f",
         help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all). "
@@ -34,6 +38,7 @@ def analyze(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    set_report_style(p_values, min_subgroup_n)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats)
     if not quiet:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import err_console, print_written
+from ctit.cli._common import err_console, print_written, set_report_style
 
 EXIT_NO_DATA = 2
 
@@ -19,6 +19,10 @@ def report(
         None, "--format", "-f",
         help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not list the written files."),
+    p_values: str = typer.Option("ama", "--p-values",
+                                 help="P-value style: ama (P < .001, journal style) or scientific (5.91 x 10^-6)."),
+    min_subgroup_n: int = typer.Option(5, "--min-subgroup-n",
+                                       help="Forest plot: leave out subgroup levels with fewer patients."),
 ) -> None:
     """Rebuild report.html, report.docx, listings.xlsx and the figures from OUT's saved results."""
     from ctit.reports import parse_formats, write_reports
@@ -28,6 +32,7 @@ def report(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    set_report_style(p_values, min_subgroup_n)
     from ctit.reports.figures import figure_pool
 
     # Workers first: they load the plotting stack while the saved results are read.

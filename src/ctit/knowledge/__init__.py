@@ -2,13 +2,18 @@
 the words accepted for coded fields (sex, role, product, yes/no) and the accepted date formats.
 
 The CSV files beside this module are the source of truth; this module only loads and
-looks them up. Matching is case-insensitive with surrounding spaces trimmed; units also
-ignore inner spaces and accept the micro sign for "u".
+looks them up, so a user extends a vocabulary by adding a row. Matching is case-insensitive
+with surrounding spaces trimmed and Unicode compatibility forms folded (full-width letters and
+brackets as Chinese input methods type them, `（PLT）` = `(PLT)`); units also ignore inner
+spaces, accept the micro sign for "u" and read superscript powers as `^` powers (`×10⁹/L` =
+`x10^9/L`).
 """
 
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -25,13 +30,25 @@ def path(name: str) -> Path:
     return Path(str(resources.files(__package__).joinpath(name)))
 
 
-def _key(text: str) -> str:
-    return " ".join(str(text).strip().lower().split())
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b",
+                               "0123456789-")
+_SUPERSCRIPT_RUN = re.compile("[\u2070\u00b9\u00b2\u00b3\u2074-\u2079\u207b]+")
+
+
+def word_key(text: str) -> str:
+    """A word as the vocabularies match it: full-width forms folded, case and spaces ignored."""
+    return " ".join(unicodedata.normalize("NFKC", str(text)).strip().lower().split())
+
+
+_key = word_key
 
 
 def unit_key(unit: str) -> str:
-    """Normalise a unit as written: case, spaces, micro sign and the multiplication sign."""
-    u = str(unit).strip().replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00d7", "x")
+    """Normalise a unit as written: case, spaces, full-width forms, the micro sign, the
+    multiplication sign, and a superscript power written as a `^` power (10⁹ = 10^9)."""
+    u = _SUPERSCRIPT_RUN.sub(lambda m: "^" + m.group().translate(_SUPERSCRIPTS), str(unit))
+    u = unicodedata.normalize("NFKC", u).strip()
+    u = u.replace("\u00b5", "u").replace("\u03bc", "u").replace("\u00d7", "x")
     return "".join(u.split()).lower()
 
 
@@ -79,15 +96,17 @@ def unit_factor(code: str, unit: str) -> float | None:
 
 @dataclass(frozen=True)
 class DrugEntry:
-    drug: str
+    drug: str          # the one canonical name, whatever name or brand was written
     role: str
     atc: str
+    drug_class: str    # pharmacological class, for grouping drug lists in tables
 
 
 @cache
 def drug_dictionary() -> dict[str, DrugEntry]:
-    """Drug names and synonyms (normalised) -> dictionary entry."""
-    return {_key(r["name"]): DrugEntry(r["drug"], r["role"], r["atc"]) for r in _rows("drugs.csv")}
+    """Drug names, synonyms and brand names (normalised, any language) -> dictionary entry."""
+    return {_key(r["name"]): DrugEntry(r["drug"], r["role"], r["atc"], r.get("drug_class") or "")
+            for r in _rows("drugs.csv")}
 
 
 def lookup_drug(name: str) -> DrugEntry | None:
@@ -95,10 +114,23 @@ def lookup_drug(name: str) -> DrugEntry | None:
 
 
 @cache
+def drug_classes() -> dict[str, str]:
+    """Canonical drug name -> its class ('' when the dictionary gives none)."""
+    return {e.drug: e.drug_class for e in drug_dictionary().values()}
+
+
+@cache
 def vocabulary(field: str) -> dict[str, str]:
     """Accepted words of a coded input field (normalised word -> canonical value), from
-    vocabulary.csv: sex, role, product, yes_no."""
-    return {_key(r["word"]): r["value"] for r in _rows("vocabulary.csv") if r["field"] == field}
+    vocabulary.csv: sex, role, product, yes_no, related.
+
+    `related` accepts every yes_no word plus the words of the causality scales (WHO-UMC,
+    Naranjo, the Chinese ADR scale); an empty value means the word is accepted but says
+    nothing about relatedness (WHO-UMC "conditional", "unassessable"): the field stays missing.
+    """
+    rows = _rows("vocabulary.csv")
+    fields = ("yes_no", "related") if field == "related" else (field,)
+    return {_key(r["word"]): r["value"] for r in rows if r["field"] in fields}
 
 
 @cache

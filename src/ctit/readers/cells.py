@@ -13,12 +13,17 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ctit import knowledge
 from ctit.errors import ProblemLog
 from ctit.readers.files import SOURCE_ROW
 
-# ISO 8601 calendar date, optionally followed by a time: only the date part is used
+# A time after the date (ISO 8601 'T' or a space) is dropped: only the date part is used
 # (protocol section 11).
-_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")
+_TIME_PART = re.compile(r"(?:T\d.*|\s.*)$")
+# A five-digit whole number in a date column is an Excel date serial (days since 1899-12-30,
+# Excel's 1900 system), as a date cell formatted as a number exports; 10000-99999 is 1927-2173.
+_EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
 class Cells:
@@ -85,19 +90,28 @@ class Cells:
         return out.round().astype("Int64")
 
     def date(self, column: str) -> pd.Series:
-        """An ISO 8601 date (YYYY-MM-DD, a time part is ignored) -> datetime64 at midnight."""
+        """A date in one of `knowledge.date_formats()` (ISO 8601 first; a time part is ignored)
+        or an Excel serial -> datetime64 at midnight."""
         s = self.text(column)
-        part = s.str.extract(_ISO_DATE, expand=False)
-        parsed = pd.to_datetime(part, format="%Y-%m-%d", errors="coerce")
+        part = s.str.replace(_TIME_PART, "", regex=True)
+        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        for fmt in knowledge.date_formats():
+            parsed = parsed.fillna(pd.to_datetime(part, format=fmt, errors="coerce"))
+        serial = part.str.match(_EXCEL_SERIAL).fillna(False)
+        days = pd.to_numeric(part.where(serial).astype("object"), errors="coerce")
+        parsed = parsed.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
         bad = s.notna() & parsed.isna()
-        self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05)")
+        self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05; "
+                      "2024/03/05, 2024.03.05 and 2024年3月5日 are read too)")
         return parsed
 
     def choice(self, column: str, allowed: Mapping[str, str], what: str) -> pd.Series:
-        """A value from a fixed set, case-insensitive; `allowed` maps lower-case -> canonical."""
+        """A value from a fixed set, matched by `knowledge.word_key`; `allowed` maps normalised
+        word -> canonical value, where an empty value accepts the word as saying nothing."""
         s = self.text(column)
-        out = s.str.lower().map(dict(allowed), na_action="ignore").astype("string")
+        out = s.map(knowledge.word_key, na_action="ignore").map(dict(allowed), na_action="ignore")
+        out = out.astype("string")
         bad = s.notna() & out.isna()
-        shown = ", ".join(dict.fromkeys(allowed.values()))
+        shown = ", ".join(v for v in dict.fromkeys(allowed.values()) if v)
         self.error_at(bad, column, f"{what} must be one of: {shown}")
-        return out
+        return out.mask(out == "")

@@ -92,7 +92,9 @@ def records_to_frame(
     is an error (its columns cannot be trusted); a shorter row is padded with missing cells,
     as spreadsheets export trailing empty cells that way.
     """
-    it = iter(records)
+    from ctit.readers.header import locate_header
+
+    it = locate_header(records, table, log)
     try:
         _, header_cells = next(it)
     except StopIteration:

@@ -44,6 +44,7 @@ ROLES = knowledge.vocabulary("role")
 SEXES = knowledge.vocabulary("sex")
 PRODUCTS = knowledge.vocabulary("product")
 YES_NO = knowledge.vocabulary("yes_no")
+RELATED = knowledge.vocabulary("related")
 
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
@@ -68,8 +69,9 @@ def check_columns(table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
             log.error(table, "required column is missing", row=1, column=need)
 
 
-def _extras(table: str, raw: pd.DataFrame) -> pd.DataFrame:
-    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table]]]
+def _extras(table: str, raw: pd.DataFrame, typed: pd.DataFrame) -> pd.DataFrame:
+    """Input columns the contract does not know, as given (those a builder typed are taken typed)."""
+    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table] and c not in typed.columns]]
 
 
 def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
@@ -96,7 +98,40 @@ def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
         "index_date": index_date.dt.strftime("%Y-%m-%d").astype("string"),
         "source_row": c.rows,
     })
-    return frame, index_date
+    return frame.assign(**baseline_fields(c)), index_date
+
+
+# Optional baseline fields of the patients table (docs/input.md, "Baseline fields"), typed
+# when the column is given; Table 1 shows those present.
+BASELINE_FIELDS = ("ecog", "stage", "line_of_therapy", "chemotherapy_regimen", "last_chemotherapy_day",
+                   "last_chemotherapy_date")
+
+
+def baseline_fields(c: Cells) -> dict[str, pd.Series]:
+    """The optional baseline columns that the table has, typed; a date is kept as its ISO text
+    and turned into `last_chemotherapy_day` once day 0 is known."""
+    typed = {
+        "ecog": lambda: c.integer("ecog", low=0, high=5, what="ECOG performance status"),
+        "stage": lambda: c.text("stage"),
+        "line_of_therapy": lambda: c.integer("line_of_therapy", low=1, what="line of therapy"),
+        "chemotherapy_regimen": lambda: c.text("chemotherapy_regimen"),
+        "last_chemotherapy_day": lambda: c.integer("last_chemotherapy_day", high=0,
+                                                   what="day of the last chemotherapy (day 0 or before)"),
+        "last_chemotherapy_date": lambda: c.date("last_chemotherapy_date").dt.strftime("%Y-%m-%d").astype("string"),
+    }
+    return {name: parse() for name, parse in typed.items() if c.has(name)}
+
+
+def resolve_last_chemotherapy(patients: pd.DataFrame, day0: Mapping[str, pd.Timestamp]) -> None:
+    """`last_chemotherapy_date` -> `last_chemotherapy_day` (date - day 0), where no day is given."""
+    if "last_chemotherapy_date" not in patients:
+        return
+    dates = pd.to_datetime(patients["last_chemotherapy_date"], errors="coerce")
+    zero = pd.to_datetime(patients["patient_id"].map(day0), errors="coerce")
+    days = (dates - zero).dt.days.astype("Int64")
+    if "last_chemotherapy_day" in patients:
+        days = patients["last_chemotherapy_day"].astype("Int64").fillna(days)
+    patients["last_chemotherapy_day"] = days
 
 
 def _exposures(c: Cells) -> pd.DataFrame:
@@ -170,16 +205,28 @@ def _adverse_events(c: Cells) -> pd.DataFrame:
         "term": c.text("term"),
         "grade": c.integer("grade", low=1, high=5, what="CTCAE grade"),
         "serious": c.choice("serious", YES_NO, "serious"),
-        "related": c.choice("related", YES_NO, "related"),
+        "related": c.choice("related", RELATED, "related"),
         "source_row": c.rows,
+        # The causality category as assessed (WHO-UMC, Naranjo, ...), kept beside its yes/no.
+        "related_as_written": c.text("related"),
     })
 
 
-def _check_patients(c: Cells, known: set[str]) -> None:
+def _check_patients(c: Cells, known: set[str], patients_have_ids: bool = True) -> None:
     pid = c.text("patient_id")
     c.require("patient_id", "patient_id")
-    c.error_at(pid.notna() & ~pid.isin(known), "patient_id",
-               "unknown patient: this patient_id is not in the patients table")
+    unknown = pid.notna() & ~pid.isin(known)
+    if not patients_have_ids:
+        # One root cause, one message: without patient_id in the patients table every row is
+        # "unknown"; that error is already reported for the patients table.
+        n = int(unknown.sum())
+        if n:
+            first = unknown[unknown].index[0]
+            c.log.error(c.table, f"unknown patient: {n} row{'s' if n != 1 else ''} (first shown), because "
+                        "the patients table has no patient_id column", int(c.rows.loc[first]), "patient_id",
+                        pid.loc[first])
+        return
+    c.error_at(unknown, "patient_id", "unknown patient: this patient_id is not in the patients table")
 
 
 def build_study(
@@ -217,9 +264,10 @@ def build_study(
     if "patients" in cells:
         frames["patients"], index_date = _patients(cells["patients"])
         known = set(frames["patients"]["patient_id"].dropna())
+        has_ids = cells["patients"].has("patient_id")
         for name, c in cells.items():
             if name != "patients":
-                _check_patients(c, known)
+                _check_patients(c, known, has_ids)
     builders = {"exposures": _exposures, "labs": normalize_labs, "transfusions": _transfusions,
                 "bleeding": _bleeding, "adverse_events": _adverse_events}
     for name, build in builders.items():
@@ -238,6 +286,8 @@ def build_study(
         day0 = day_zero(times["exposures"], study_drug, index_date, p.text("index_date"),
                         p.rows, p.text("patient_id"), log)
         check_study_drug_day0(times["exposures"], study_drug, mixed, log)
+    if "patients" in frames:
+        resolve_last_chemotherapy(frames["patients"], day0)
     days = resolve_days(list(times.values()), day0, log, mixed, with_study_drug)
     for (name, column), values in days.items():
         frames[name][column] = values
@@ -256,6 +306,6 @@ def build_study(
                                       end_text[sel], column, log)
 
     log.raise_if_errors()
-    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name])], axis=1))
+    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name], frames[name])], axis=1))
              for name in frames}
     return Study(**typed, inputs=list(inputs), warnings=log.warnings, source=source)

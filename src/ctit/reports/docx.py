@@ -5,6 +5,7 @@ and page numbers (a PAGE field) in the footer."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,11 @@ if TYPE_CHECKING:
     from ctit.results import StudyResults
 
 FONT = "Calibri"
+# East Asian text (Chinese tumor types, drug names as written): Word's usual Chinese font; other
+# systems substitute their own CJK font (fontconfig: the one `make fonts` installs).
+EAST_ASIA_FONT = "SimSun"
+# The numbered tables; the patient flow is Figure 1.
+DOCX_TABLES = ("table1", "response", "landmarks", "time_to_cr", "subgroups", "safety")
 
 
 def _field(run: Any, instruction: str) -> None:
@@ -63,20 +69,53 @@ def _borders(table: Any) -> None:
         rule(cell, "bottom", 12)
 
 
+# Rows of 9-point text that fit on one page under a caption; a longer table flows across
+# pages (kept whole it would jump to the next page and leave a near-empty one behind).
+ONE_PAGE_ROWS = 34
+
+
 def _keep_rows_together(table: Any) -> None:
     """The header row repeats on every page a table spans, no row splits across pages, and a
     table short enough for one page is not broken (each row keeps with the next)."""
     from docx.oxml import OxmlElement
 
+    short = len(table.rows) <= ONE_PAGE_ROWS
     for i, row in enumerate(table.rows):
         tr_pr = row._tr.get_or_add_trPr()
         tr_pr.append(OxmlElement("w:cantSplit"))
         if i == 0:
             tr_pr.append(OxmlElement("w:tblHeader"))
-        if i < len(table.rows) - 1:
+        if i < len(table.rows) - 1 and (short or i == 0):
             for cell in row.cells:
                 for paragraph in cell.paragraphs:
                     paragraph.paragraph_format.keep_with_next = True
+
+
+# A cell that reads as a number, count, p-value, range or "not estimable": right-aligned.
+_NUMERIC_START = re.compile(r"^(?:[<>]?\.?\d|-\d|not estimable|not reached|\u2013$)")
+TEXT_WIDTH_IN = 6.7
+
+
+def _column_widths(table: Any, t: ReportTable) -> None:
+    """Widths by content: each column in proportion to its longest cell (capped, so one long
+    label cannot starve the numbers), so a label such as "Liver enzymes increased (ALT/AST)"
+    wraps over two lines at most and numbers stay on one."""
+    from docx.shared import Inches
+
+    ncols = len(t.header)
+    if ncols < 2:
+        return
+    longest = [max([len(w) for w in t.header[i].split()] + [len(r.cells[i]) for r in t.rows
+                                                            if not r.group and len(r.cells) > i] + [4])
+               for i in range(ncols)]
+    weights = [min(n, 42 if i == 0 else 24) + 2 for i, n in enumerate(longest)]
+    widths = [TEXT_WIDTH_IN * w / sum(weights) for w in weights]
+    table.autofit = False
+    for i, col in enumerate(table.columns):
+        col.width = Inches(widths[i])
+    for row in table.rows:
+        for i, cell in enumerate(row.cells):
+            cell.width = Inches(widths[i])
 
 
 def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> None:
@@ -97,6 +136,7 @@ def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> N
         run = cell.paragraphs[0].add_run(h)
         run.bold = True
         run.font.size = Pt(font_pt)
+        cell.paragraphs[0].paragraph_format.space_after = Pt(0)
     for r_i, row in enumerate(t.rows, start=1):
         cells = table.rows[r_i].cells
         if row.group:
@@ -105,22 +145,37 @@ def add_table(doc: Any, t: ReportTable, number: int, *, font_pt: float = 9) -> N
             run = merged.paragraphs[0].add_run(row.cells[0])
             run.bold = True
             run.font.size = Pt(font_pt)
+            merged.paragraphs[0].paragraph_format.keep_with_next = True   # a heading row never ends a page
+            merged.paragraphs[0].paragraph_format.space_after = Pt(0)
             continue
         for c_i, text in enumerate(row.cells):
             p = cells[c_i].paragraphs[0]
             run = p.add_run(text)
             run.font.size = Pt(font_pt)
+            p.paragraph_format.space_after = Pt(0)
             if c_i == 0 and row.level:
                 p.paragraph_format.left_indent = Pt(10 * row.level)
             elif c_i:
-                p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+                numeric = t.align_numbers and _NUMERIC_START.match(text) is not None
+                p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if numeric else WD_ALIGN_PARAGRAPH.LEFT
+    for i, cell in enumerate(table.rows[0].cells):
+        body = [r.cells[i] for r in t.rows if not r.group and len(r.cells) > i and r.cells[i]]
+        if i and t.align_numbers and body and _NUMERIC_START.match(body[0]):
+            cell.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    _column_widths(table, t)
     _borders(table)
     _keep_rows_together(table)
-    for note in t.footnotes:
+    if len(table.rows) <= ONE_PAGE_ROWS and t.footnotes:
+        # A short table keeps its footnotes on its page.
+        for cell in table.rows[-1].cells:
+            for paragraph in cell.paragraphs:
+                paragraph.paragraph_format.keep_with_next = True
+    for i, note in enumerate(t.footnotes):
         p = doc.add_paragraph()
         run = p.add_run(note)
         run.font.size = Pt(8)
         p.paragraph_format.space_after = Pt(0)
+        p.paragraph_format.keep_with_next = i < len(t.footnotes) - 1
     doc.add_paragraph()
 
 
@@ -143,9 +198,19 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     from docx.shared import Inches, Pt
 
     doc = Document()
+    from docx.oxml.ns import qn
+    from docx.shared import RGBColor
+
     style = doc.styles["Normal"]
     style.font.name = FONT
     style.font.size = Pt(10.5)
+    style.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), EAST_ASIA_FONT)
+    # Journal captions: black, upright, text size (Word's default is small blue italics).
+    caption = doc.styles["Caption"]
+    caption.font.color.rgb = RGBColor(0, 0, 0)
+    caption.font.italic = False
+    caption.font.bold = False
+    caption.font.size = Pt(10)
     sec = doc.sections[0]
     sec.left_margin = sec.right_margin = Inches(0.9)
     # Footer: "Page N" with a PAGE field, so Word numbers pages itself.
@@ -165,8 +230,7 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     t = report_tables(r)
     doc.add_page_break()
     doc.add_heading("Tables", level=2)
-    for number, key in enumerate(("attrition", "table1", "response", "landmarks", "time_to_cr", "subgroups",
-                                  "safety"), start=1):
+    for number, key in enumerate(DOCX_TABLES, start=1):
         add_table(doc, t[key], number)
     doc.add_page_break()
     doc.add_heading("Figures", level=2)

@@ -13,13 +13,14 @@ import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p
+from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p, p_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -43,6 +44,45 @@ RC = {
     "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "axes.spines.top": False,
     "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42,
 }
+
+
+# Fonts with Chinese glyphs, in order of preference, installed by `make fonts` (Debian
+# fonts-wqy-microhei or fonts-noto-cjk); matplotlib falls back to them glyph by glyph.
+CJK_FAMILIES = ("WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK SC", "Noto Sans CJK JP",
+                "Source Han Sans SC", "Droid Sans Fallback")
+CJK_FILES = ("wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf",
+             "SourceHanSansSC-Regular.otf", "DroidSansFallbackFull.ttf")
+
+
+class _SingleWeightCJK:
+    """Drops matplotlib's note that the CJK fallback has no bold face: it has one weight, and
+    regular CJK glyphs in a bold label are what is wanted."""
+
+    def filter(self, record: Any) -> bool:
+        return not (str(record.msg).startswith("findfont: Failed to find font weight")
+                    and any(f in record.getMessage() for f in CJK_FAMILIES))
+
+
+@cache
+def font_families() -> tuple[str, ...]:
+    """DejaVu Sans, then the first installed CJK family: only installed families are named, so
+    matplotlib never warns about a missing one. A font installed after matplotlib built its
+    font cache is found by its file and added."""
+    import logging
+
+    from matplotlib import font_manager
+
+    logging.getLogger("matplotlib.font_manager").addFilter(_SingleWeightCJK())
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in known:
+            return ("DejaVu Sans", family)
+    for root in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        for name in CJK_FILES:
+            for path in sorted(Path(root).rglob(name)) if Path(root).is_dir() else []:
+                font_manager.fontManager.addfont(str(path))
+                return ("DejaVu Sans", font_manager.FontProperties(fname=str(path)).get_name())
+    return ("DejaVu Sans",)
 
 
 @dataclass
@@ -131,6 +171,31 @@ def _platelets(results: StudyResults) -> pd.DataFrame:
                          "value": rows.value.astype(float)})
 
 
+# ---------------------------------------------------------------- Figure: patient flow
+
+def fig_flow(results: StudyResults) -> Figure:
+    """CONSORT-style flow: screened, excluded by first failed criterion (protocol order), included."""
+    from ctit.reports.tables import EXCLUSION_LABELS
+
+    c = results.cohort
+    excluded = [e for e in c["excluded"] if e["n"]]
+    lines = [f"{EXCLUSION_LABELS.get(e['reason'], e['reason'])}: {e['n']}" for e in excluded] or ["none"]
+    fig, ax = _new(6.0, 2.2 + 0.17 * len(lines))
+    ax.set_axis_off()
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    box = dict(boxstyle="round,pad=0.5", facecolor="white", edgecolor="#1b1b1b", linewidth=1)
+    ax.text(22, 92, f"Screened\nn = {c['screened']}", ha="center", va="top", fontsize=9, bbox=box)
+    ax.text(22, 8, f"Included (analysed)\nn = {c['included']}", ha="center", va="bottom", fontsize=9, bbox=box)
+    n_excl = sum(e["n"] for e in c["excluded"])
+    ax.text(46, 50, f"Excluded, n = {n_excl}\n" + "\n".join(f"  {t}" for t in lines), ha="left", va="center",
+            fontsize=8, bbox=box, linespacing=1.4)
+    arrow = dict(arrowstyle="-|>", color="#1b1b1b", lw=1, shrinkA=0, shrinkB=0)
+    ax.annotate("", xy=(22, 24), xytext=(22, 76), arrowprops=arrow)
+    ax.annotate("", xy=(44.5, 50), xytext=(22, 50), arrowprops=arrow)
+    return fig
+
+
 # ---------------------------------------------------------------- Figure: trajectories
 
 def weekly_profile(visits: pd.DataFrame, centres: list[int]) -> pd.DataFrame:
@@ -214,7 +279,7 @@ def fig_paired(results: StudyResults) -> Figure:
         ax.set_xticks([0, 1], ["Baseline", f"Day {d}"])
         ax.set_xlim(-.25, 1.25)
         ax.set_title(f"Day {d} (n = {m['n_pairs']})\nmedian change {fmt_num(m['median_change'])}; "
-                     f"P = {fmt_p(m['p_value'])}", fontsize=8)
+                     + p_text(m["p_value"]), fontsize=8)
         for level in grade_lines(results):
             ax.axhline(level, color="#B2182B", lw=.5, ls="--", zorder=0)
     axes[0].set_ylabel(PLT_LABEL)
@@ -249,7 +314,7 @@ def fig_swimmer(results: StudyResults) -> Figure:
     p = results.protocol
     inc = results.included.copy()
     n = len(inc)
-    fig, ax = _new(6.5, min(9.0, 1.2 + 0.2 * max(n, 1)))
+    fig, ax = _new(6.5, min(9.0, 1.2 + 0.24 * max(n, 1)))
     if n == 0:
         not_estimable(ax, "no included patients")
         return fig
@@ -281,24 +346,34 @@ def fig_swimmer(results: StudyResults) -> Figure:
     tr = results.derivations.transfusions
     tr = tr[tr.patient_id.isin(ids) & tr.counted_for_washout.fillna(False).astype(bool) & tr.day.notna()]
     tr = tr[(tr.day.astype(float) >= left) & (tr.day.astype(float) <= p.followup_end_day)]
-    ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane), marker="v", s=14, color="#B2182B",
-               zorder=3, linewidths=0)
+    # Event markers sit in their own rows of the lane so none hides another: transfusions above
+    # the bar (pointing at it), bleeding below it, response onsets on it.
+    ax.scatter(tr.day.astype(float), tr.patient_id.astype(str).map(lane) + .36, marker="v", s=16,
+               color="#B2182B", zorder=3, linewidths=0)
     bl = results.derivations.bleeding
     bl = bl[bl.patient_id.isin(ids) & bl.voids_response.fillna(False).astype(bool) & bl.day.notna()]
     bl = bl[(bl.day.astype(float) >= left)
             & (bl.day.astype(float) <= p.followup_end_day)]
-    ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane), marker="X", s=22, color="black",
+    ax.scatter(bl.day.astype(float), bl.patient_id.astype(str).map(lane) - .36, marker="X", s=18, color="black",
                zorder=4, linewidths=0)
     from ctit.engine.response import onset_column
 
     rule_codes = [str(c["code"]) for c in sorted(results.categories, key=lambda c: int(c["order"])) if c["is_rule"]]
     onset_markers = [(onset_column(code), ONSET_MARKERS[i % len(ONSET_MARKERS)], code)
                      for i, code in enumerate(rule_codes)]
+    onset_cols = [col for col, _, _ in onset_markers if col in inc]
+    spread = {col: (i - (len(onset_cols) - 1) / 2) * .28 for i, col in enumerate(onset_cols)}
     for col, marker, label in onset_markers:
         if col not in inc:
             continue
         on = inc[inc[col].notna()]
-        ax.scatter(on[col].astype(float), on.patient_id.astype(str).map(lane), marker=marker,
+        # Windows of two categories starting on one day: their markers side by side in the lane.
+        shared = pd.Series(False, index=on.index)
+        for other in onset_cols:
+            if other != col:
+                shared |= (on[other] == on[col]).fillna(False).astype(bool)
+        y = on.patient_id.astype(str).map(lane) + shared.astype(float) * spread[col]
+        ax.scatter(on[col].astype(float), y, marker=marker,
                    s=40 if marker == "*" else 14, color="white", edgecolors="black", linewidths=.7, zorder=5)
     ax.axvline(0, color="#555", lw=.8)
     ax.set_yticks(range(n), list(lane))
@@ -359,7 +434,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     p = results.protocol
     km = results.kaplan_meier
     fig = Figure(figsize=(5.5, 3.6), layout="constrained")
-    ax, risk = fig.subplots(2, 1, height_ratios=[5, 1], sharex=True)
+    ax, risk = fig.subplots(2, 1, height_ratios=[6, 1], sharex=True)
     if km is None or not km.table:
         not_estimable(ax, "no included patient with follow-up")
         risk.set_axis_off()
@@ -379,7 +454,7 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
         ax.axhline(.5, color="#555", lw=.6, ls=":")
         ax.axvline(tt["km_median"], color="#555", lw=.6, ls=":")
     median = (f"{fmt_num(tt['km_median'])} days" if tt["km_median"] is not None
-              else f"{NE} (incidence stays below 50%)")
+              else "not reached (incidence stays below 50%)")
     text = f"Median time to CR (KM): {median}\n{_level(results)}% CI: {fmt_ci(tt['km_ci95_low'], tt['km_ci95_high'])}"
     if km.n_events == 0:
         text = f"No CR observed: cumulative incidence 0\nmedian time to CR {NE}"
@@ -389,15 +464,20 @@ def fig_cumulative_cr(results: StudyResults) -> Figure:
     ax.legend(frameon=False, loc="lower right")
     ticks = list(range(0, p.followup_end_day + 1, 7))
     ax.set_xlim(0, p.followup_end_day + 1)
-    risk.set_xticks(ticks)
+    # Journal layout: the axis and its label under the curve, the numbers at risk in their own
+    # row below, aligned with the ticks (the shared x keeps them aligned).
+    ax.set_xticks(ticks)
+    ax.tick_params(axis="x", labelbottom=True)
+    ax.set_xlabel("Days since first ATRA dose")
     risk.set_ylim(0, 1)
     risk.set_yticks([])
-    for s in ("left", "top", "right"):
+    risk.tick_params(axis="x", bottom=False, labelbottom=False)
+    for s in ("left", "top", "right", "bottom"):
         risk.spines[s].set_visible(False)
     for x in ticks:
-        risk.text(x, .5, str(at_risk(km.table, x)), ha="center", va="center", fontsize=7)
-    risk.text(-0.02, .5, "At risk", transform=risk.transAxes, ha="right", va="center", fontsize=7)
-    risk.set_xlabel("Days since first ATRA dose")
+        risk.text(x, .35, str(at_risk(km.table, x)), ha="center", va="center", fontsize=7)
+    risk.text(0, .95, "No. at risk", transform=risk.get_yaxis_transform(), ha="left", va="top", fontsize=7,
+              fontweight="bold")
     return fig
 
 
@@ -439,7 +519,10 @@ def fig_waterfall(results: StudyResults) -> Figure:
 def fig_forest(results: StudyResults) -> Figure:
     """ORR with its exact CI per subgroup level (exploratory), the overall ORR as reference."""
 
-    subs = results.subgroups
+    from ctit.reports import format as fmt
+
+    # Levels too small to read (report style `min_subgroup_n`) are left out; Table 5 lists them.
+    subs = [sg for sg in results.subgroups if sg["n"] >= fmt.STYLE.min_subgroup_n]
     orr = results.response["orr"]
     labels: list[tuple[str, bool]] = [("All included patients", False)]
     points: list[tuple[float | None, float | None, float | None, str]] = [
@@ -476,10 +559,24 @@ def fig_forest(results: StudyResults) -> Figure:
     return fig
 
 
+def _omitted_subgroups(results: StudyResults) -> str:
+    from ctit.reports import format as fmt
+
+    k = fmt.STYLE.min_subgroup_n
+    left_out = [sg for sg in results.subgroups if sg["n"] < k]
+    if not left_out:
+        return ""
+    return (f"Subgroup levels with fewer than {k} patients are not shown ({len(left_out)} level"
+            f"{'s' if len(left_out) != 1 else ''}; see the subgroup table).")
+
+
 # ---------------------------------------------------------------- registry and rendering
 
 FigureFn = Callable[["StudyResults"], "Figure"]
 FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] = (
+    ("flow", "Patient flow", fig_flow, lambda r: (
+        "Each excluded patient is counted once, at the first eligibility criterion not met (protocol section 4 "
+        "order).")),
     ("trajectories", "Platelet counts over time", fig_trajectories, lambda r: (
         "Individual platelet courses of the included patients (thin lines, coloured by best response) with the "
         "median (black) and interquartile range (grey band) of each patient's count closest to each weekly visit "
@@ -490,7 +587,8 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
         f"\u00b1{r.protocol.landmark_window_days} days). P: two-sided Wilcoxon signed-rank test.")),
     ("forest", "Overall response rate by subgroup (exploratory)", fig_forest, lambda r: (
         f"ORR (square) with its exact Clopper-Pearson {_level(r)}% CI per subgroup; dashed line: ORR of all included "
-        "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test.")),
+        "patients; R/n: responders/patients. Exploratory: small subgroups, no between-group test. "
+        + _omitted_subgroups(r))),
     ("swimmer", "Treatment course per patient", fig_swimmer, lambda r: (
         "One lane per included patient, sorted by best response and onset: prior TPO-RA course (grey, shown from "
         f"day \u2212{-swimmer_left(r)}), ATRA exposure (coloured by best response), platelet transfusions (\u25bc), "
@@ -500,13 +598,13 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
         "1 \u2212 Kaplan-Meier estimate of time to CR over all included patients (censoring at the last platelet "
         f"count), with the pointwise log-log {_level(r)}% CI; numbers at risk below the axis.")),
     ("waterfall", "Best platelet change from baseline", fig_waterfall, lambda r: (
-        f"Highest platelet count on days 1-{r.protocol.followup_end_day} minus the baseline count, per included "
+        f"Highest platelet count on days 1\u2013{r.protocol.followup_end_day} minus the baseline count, per included "
         "patient, coloured by best response.")),
 )
 
 
 # Report order: efficacy figures first, then subgroups, then the per-patient course.
-FIGURE_ORDER = ("trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
+FIGURE_ORDER = ("flow", "trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
 FIGURES = tuple(sorted(FIGURES, key=lambda f: FIGURE_ORDER.index(f[0])))
 
 
@@ -518,7 +616,7 @@ def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
     import matplotlib
 
     key, title, fn, caption = FIGURES[index]
-    with matplotlib.rc_context({**RC, "svg.hashsalt": f"ctit-{key}"}):
+    with matplotlib.rc_context({**RC, "font.family": list(font_families()), "svg.hashsalt": f"ctit-{key}"}):
         fig = fn(results)
         svg = io.StringIO()
         fig.savefig(svg, format="svg", metadata={"Date": None})

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctit.reports.tables import (
-    EXCLUSION_LABELS,
     ReportTable,
     methods_text,
     report_tables,
@@ -46,12 +45,12 @@ figcaption{font-size:.82rem;color:#333;margin-top:.3rem}
 .ne{background:#fff6e0;border-left:3px solid #e69f00;padding:.3rem .6rem;font-size:.85rem}
 table.listing{font-size:.72rem}table.listing td,table.listing th{padding:.12rem .3rem}
 .hash{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.72rem;word-break:break-all}
-.flow{max-width:36rem}
+#fig-flow svg{max-width:36rem}table.flowtable{font-size:.8rem}
 @page{margin:16mm 14mm}
 @media print{
  body{max-width:none;margin:0;padding:0;font-size:10pt}nav{display:none}
  h2{break-after:avoid;page-break-after:avoid}h3{break-after:avoid}
- table,figure,.flow{break-inside:avoid;page-break-inside:avoid}
+ table,figure{break-inside:avoid;page-break-inside:avoid}
  table.listing{break-inside:auto;font-size:7pt}table.listing tr{break-inside:avoid}
  thead{display:table-header-group}
  section.figs figure{break-inside:avoid}
@@ -94,41 +93,6 @@ def table_html(t: ReportTable, number: int | None = None, css: str = "") -> str:
             f"<tbody>{''.join(body)}</tbody></table>" + (f"<div class='notes'>{notes}</div>" if notes else ""))
 
 
-def flow_svg(results: StudyResults) -> str:
-    """CONSORT-style flow diagram of the attrition, drawn as inline SVG from the cohort."""
-    c = results.cohort
-    excluded = [e for e in c["excluded"] if e["n"]]
-    n_excl = sum(e["n"] for e in c["excluded"])
-    line_h = 17
-    ex_h = 34 + line_h * max(len(excluded), 1)
-    h = 70 + max(ex_h, 60) + 80
-    box = "fill='#fff' stroke='#1b1b1b' stroke-width='1.2'"
-    txt = "font-family='Segoe UI,Roboto,Arial,sans-serif' font-size='13'"
-    parts = [f"<svg class='flow' role='img' aria-label='Patient flow diagram' viewBox='0 0 560 {h}' "
-             f"xmlns='http://www.w3.org/2000/svg' width='560' height='{h}'>",
-             "<defs><marker id='arr' viewBox='0 0 10 10' refX='9' refY='5' markerWidth='7' markerHeight='7' "
-             "orient='auto'><path d='M0,0L10,5L0,10z' fill='#1b1b1b'/></marker></defs>",
-             f"<rect x='20' y='10' width='220' height='46' rx='4' {box}/>",
-             f"<text x='130' y='30' text-anchor='middle' {txt} font-weight='600'>Screened</text>",
-             f"<text x='130' y='47' text-anchor='middle' {txt}>n = {c['screened']}</text>"]
-    ex_y = 70
-    parts.append(f"<line x1='130' y1='56' x2='130' y2='{h - 56}' stroke='#1b1b1b' stroke-width='1.2' "
-                 "marker-end='url(#arr)'/>")
-    parts.append(f"<line x1='130' y1='{ex_y + ex_h / 2}' x2='268' y2='{ex_y + ex_h / 2}' stroke='#1b1b1b' "
-                 "stroke-width='1.2' marker-end='url(#arr)'/>")
-    parts.append(f"<rect x='270' y='{ex_y}' width='280' height='{ex_h}' rx='4' {box}/>")
-    parts.append(f"<text x='282' y='{ex_y + 20}' {txt} font-weight='600'>Excluded, n = {n_excl}</text>")
-    for i, e in enumerate(excluded):
-        parts.append(f"<text x='290' y='{ex_y + 40 + i * line_h}' {txt} font-size='12'>"
-                     f"{_e(EXCLUSION_LABELS.get(e['reason'], e['reason']))}: {e['n']}</text>")
-    if not excluded:
-        parts.append(f"<text x='290' y='{ex_y + 40}' {txt} font-size='12'>none</text>")
-    parts += [f"<rect x='20' y='{h - 56}' width='220' height='46' rx='4' {box}/>",
-              f"<text x='130' y='{h - 36}' text-anchor='middle' {txt} font-weight='600'>Included (analysed)</text>",
-              f"<text x='130' y='{h - 19}' text-anchor='middle' {txt}>n = {c['included']}</text>", "</svg>"]
-    return "".join(parts)
-
-
 def figure_html(f: RenderedFigure) -> str:
     note = "" if f.estimable else "<p class='ne'>Part of this figure is not estimable: see the panel text.</p>"
     # The RDF metadata block only names vocabularies; inline it is noise.
@@ -158,7 +122,8 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
     sections = [
         ("results", "Results", f"<p>{_e(results_text(r))}</p>"),
         ("methods", "Methods", f"<p>{_e(methods_text(r))}</p>"),
-        ("cohort", "Study population", flow_svg(r) + table_html(t["attrition"], next(n))
+        # The flow diagram is Figure 1; its numbers follow as an unnumbered table (for text readers).
+        ("cohort", "Study population", fig("flow") + table_html(t["attrition"], css="flowtable")
          + table_html(t["table1"], next(n))),
         ("efficacy", "Efficacy", table_html(t["response"], next(n)) + table_html(t["landmarks"], next(n))
          + fig("trajectories") + fig("paired") + fig("waterfall")

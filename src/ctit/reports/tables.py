@@ -16,7 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from ctit.reports.format import DASH, NE, fmt_ci, fmt_n_pct, fmt_num, fmt_p, fmt_pct, fmt_range  # noqa: F401
+from ctit import knowledge
+from ctit.reports.format import (  # noqa: F401
+    DASH, NE, decimals, fmt_ci, fmt_fixed, fmt_interval, fmt_n_pct, fmt_num, fmt_p, fmt_pct, fmt_range,
+)
 from ctit.results import LIVER_TERM, StudyResults
 from ctit.stats import summarize
 
@@ -82,6 +85,20 @@ def _median_range_row(label: str, values: list[Any], unit: str = "") -> Row:
     return Row([f"{label}{unit}, median (range)", text])
 
 
+def fmt_median_iqr(median: Any, q1: Any, q3: Any) -> str:
+    """'median (q1–q3)' on one line, one decimal rule for the three."""
+    return fmt_range(median, q1, q3)
+
+
+def _median_iqr_row(label: str, values: list[Any], unit: str = "") -> Row:
+    """Table 1 style: a continuous characteristic as median (IQR) on one line."""
+    s = summarize([v for v in values if not _missing(v)])
+    text = NE if s.n == 0 else fmt_median_iqr(s.median, s.q1, s.q3)
+    if s.n and s.n < len(values):
+        text += f" [n = {s.n}]"
+    return Row([f"{label}{unit}, median (IQR)", text])
+
+
 def _counts_rows(label: str, levels: pd.Series, n: int, order: list[str] | None = None) -> list[Row]:
     counts = levels.value_counts()
     keys = order if order is not None else sorted(counts.index, key=lambda k: (-counts[k], str(k)))
@@ -126,6 +143,64 @@ def _pct_values(values: list[Any]) -> list[Any]:
     return [None if _missing(v) else 100 * float(v) for v in values]
 
 
+def drug_class_rows(prior: pd.DataFrame, n: int) -> list[Row]:
+    """Prior drugs grouped by class, most frequent class first: 'Platinum compounds (carboplatin
+    8, cisplatin 8)' with the patients who had any drug of the class, n (%)."""
+    classes = knowledge.drug_classes()
+    prior = prior.assign(drug_class=prior.drug.map(lambda d: classes.get(d) or "other"))
+    rows = []
+    per_class = prior.groupby("drug_class").patient_id.nunique()
+    per_class = per_class.sort_index().sort_values(ascending=False, kind="stable")
+    for cls, k in per_class.items():
+        drugs = prior[prior.drug_class == cls].groupby("drug").patient_id.nunique()
+        drugs = drugs.sort_index().sort_values(ascending=False, kind="stable")
+        listed = ", ".join(f"{d} {int(c)}" for d, c in drugs.items())
+        rows.append(Row([f"{cls[0].upper()}{cls[1:]} ({listed})", fmt_n_pct(int(k), _pct_of(int(k), n))], level=1))
+    return rows
+
+
+def _natural(level: str) -> tuple[Any, ...]:
+    """Sort key: numbers by value ('2' before '10'), then text; 'Not recorded' last."""
+    text = str(level)
+    head = text.split()[0] if text.split() else text
+    return (text == "Not recorded", 0 if head.isdigit() else 1, int(head) if head.isdigit() else 0, text)
+
+
+def baseline_field_rows(inc: pd.DataFrame, patients: pd.DataFrame, n: int) -> list[Row]:
+    """The optional baseline fields of the patients table (ECOG, stage, line of therapy,
+    regimen, last chemotherapy), those given for any included patient, as the table gives them."""
+    given = patients.set_index(patients.patient_id.astype(str))
+    rows: list[Row] = []
+
+    def column(name: str) -> pd.Series | None:
+        if name not in given:
+            return None
+        values = inc.patient_id.astype(str).map(given[name])
+        return None if values.isna().all() else values
+
+    def levels(values: pd.Series) -> pd.Series:
+        return values.map(lambda v: "Not recorded" if _missing(v)
+                          else fmt_num(v) if isinstance(v, (int, float)) else str(v))
+
+    for name, label in (("ecog", "ECOG performance status"), ("stage", "Stage"),
+                        ("line_of_therapy", "Line of therapy")):
+        values = column(name)
+        if values is not None:
+            lv = levels(values)
+            rows += _counts_rows(f"{label}, n (%)", lv, n, sorted(lv.unique(), key=_natural))
+    values = column("chemotherapy_regimen")
+    if values is not None:
+        lv = levels(values)
+        counts = lv.value_counts()
+        rows += _counts_rows("Chemotherapy regimen, n (%)", lv, n,
+                             sorted(counts.index, key=lambda k: (k == "Not recorded", -counts[k], k)))
+    values = column("last_chemotherapy_day")
+    if values is not None:
+        since = [None if _missing(v) else -float(v) for v in values]
+        rows.append(_median_iqr_row("Days from last chemotherapy to day 0", since))
+    return rows
+
+
 def table1(results: StudyResults) -> ReportTable:
     """Baseline characteristics and ATRA dose of the included patients. Every per-patient
     value is the engine's (`results.patients`); only the counts and medians are taken here."""
@@ -134,41 +209,42 @@ def table1(results: StudyResults) -> ReportTable:
     inc = results.included
     n = len(inc)
     p = results.protocol
-    rows: list[Row] = [_median_range_row("Age", inc.age_years.tolist(), ", years")]
+    rows: list[Row] = [_median_iqr_row("Age", inc.age_years.tolist(), ", years")]
     sex = inc.sex.map(lambda s: {"M": "Male", "F": "Female"}.get(str(s).upper(), "Not recorded")
                       if s is not None else "Not recorded")
     rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()])
     rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n)
+    rows += baseline_field_rows(inc, results.study.patients, n)
 
     prior = prior_anticancer_drugs(inc)
     with_prior = prior.patient_id.nunique()
     rows.append(Row(["Prior anticancer therapy before day 0, n (%)",
                      fmt_n_pct(with_prior, _pct_of(with_prior, n))]))
-    # Most frequent first; ties alphabetical (sort by name, then a stable sort by count).
-    per_drug = prior.groupby("drug").patient_id.nunique().sort_index().sort_values(ascending=False, kind="stable")
-    rows += [Row([d, fmt_n_pct(int(k), _pct_of(int(k), n))], level=1) for d, k in per_drug.items()]
+    rows += drug_class_rows(prior, n)
 
     rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", inc.prior_tpo_ra_agents.map(tpo_ra_agent), n)
-    rows.append(_median_range_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days"))
+    rows.append(_median_iqr_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days"))
 
     b = results.baseline_platelets
-    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, median (range)",
-                     fmt_range(b["median"], b["min"], b["max"])]))
-    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, IQR",
-                     NE if b["q1"] is None else f"{fmt_num(b['q1'])} {DASH} {fmt_num(b['q3'])}"]))
+    d = decimals((b["median"], b["q1"], b["q3"], b["min"], b["max"]))
+    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, median (IQR)",
+                     NE if b["median"] is None else fmt_range(b["median"], b["q1"], b["q3"], d)]))
+    rows.append(Row(["Baseline platelet count, \u00d710\u2079/L, range",
+                     NE if b["min"] is None else fmt_interval(fmt_fixed(b["min"], d), fmt_fixed(b["max"], d),
+                                                             b["min"], b["max"])]))
     grade = inc.nadir_grade.map(lambda g: f"Grade {int(g)}" if g is not None else "Not recorded")
     rows += _counts_rows("Nadir platelet grade (CTCAE v5.0), n (%)", grade, n,
                          sorted(grade.unique(), reverse=True))
     bleed = inc.baseline_bleeding_grade.map(_bleeding_level)
     rows += _counts_rows("Bleeding at baseline (worst WHO grade), n (%)", bleed, n,
                          sorted(bleed.unique(), key=lambda s: (s == "No assessment", s)))
-    rows.append(_median_range_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2"))
+    rows.append(_median_iqr_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2"))
     rows.append(Row(["ATRA dose"], group=True))
     dose_rows = [
-        _median_range_row("Planned daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"),
-        _median_range_row("Recorded daily dose", inc.recorded_daily_dose_mg.tolist(), ", mg"),
-        _median_range_row("Relative dose intensity", _pct_values(inc.relative_dose_intensity.tolist()), ", %"),
-        _median_range_row("Treatment days", inc.treatment_days.tolist()),
+        _median_iqr_row("Planned daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"),
+        _median_iqr_row("Recorded daily dose", inc.recorded_daily_dose_mg.tolist(), ", mg"),
+        _median_iqr_row("Relative dose intensity", _pct_values(inc.relative_dose_intensity.tolist()), ", %"),
+        _median_iqr_row("Treatment days", inc.treatment_days.tolist()),
     ]
     for r in dose_rows:
         r.level = 1
@@ -187,7 +263,8 @@ def table1(results: StudyResults) -> ReportTable:
                            "treatment days (interruptions count as no dose). Relative dose intensity: total recorded "
                            f"dose over the planned daily dose \u00d7 {p.planned_treatment_days} planned days. "
                            "Treatment days: last \u2212 first ATRA day + 1 (an open end taken as the planned end). "
-                           "[n = k]: patients with a value, when fewer than all.",
+                           "[n = k]: patients with a value, when fewer than all. Prior anticancer drugs grouped "
+                           "by class (drug dictionary), each with the patients who had it.",
                            "Percentages of included patients. " + ABBREVIATIONS])
 
 
@@ -211,15 +288,23 @@ def response_table(results: StudyResults) -> ReportTable:
 
 
 def landmark_table(results: StudyResults) -> ReportTable:
+    from ctit.stats.wilcoxon import CORRECTED_METHOD, EXACT_METHOD, NORMAL_METHOD
+
+    TEST_SHORT = {EXACT_METHOD: "exact", NORMAL_METHOD: "normal approximation",
+                  CORRECTED_METHOD: "normal approximation, continuity corrected"}
+    # One decimal rule for the change column.
+    d = decimals(v for m in results.landmarks for v in (m["median_change"], m["min_change"], m["max_change"]))
     rows = [Row([f"Day {m['day']}", str(m["n_pairs"]),
-                 fmt_range(m["median_change"], m["min_change"], m["max_change"]),
-                 fmt_p(m["p_value"])]) for m in results.landmarks]
-    methods = sorted({m["method"] for m in results.landmarks if m.get("method")})
+                 fmt_range(m["median_change"], m["min_change"], m["max_change"], d),
+                 fmt_p(m["p_value"]), TEST_SHORT.get(m.get("method"), m.get("method") or NE)])
+            for m in results.landmarks]
     w = results.protocol.landmark_window_days
     return ReportTable("landmarks", "Platelet count change from baseline",
-                       ["Landmark", "n pairs", "Median change, \u00d710\u2079/L (range)", "P"], rows, [
+                       ["Landmark", "n pairs", "Median change, \u00d710\u2079/L (range)", "P",
+                        "Wilcoxon test"], rows, [
                            f"Landmark count: closest to the day within \u00b1{w} days. Two-sided Wilcoxon signed-rank "
-                           "test of landmark vs baseline (" + ("; ".join(methods) or "no pairs") + ")."])
+                           "test of landmark vs baseline; the last column names, for each landmark, the exact test "
+                           "or the normal approximation used (Methods)."])
 
 
 def time_to_cr_table(results: StudyResults) -> ReportTable:
@@ -229,13 +314,15 @@ def time_to_cr_table(results: StudyResults) -> ReportTable:
     rows = [
         Row(["Patients with CR", str(t["n"])]),
         Row(["Time to CR among CR patients, days, median (range)", fmt_range(t["median"], t["min"], t["max"])]),
-        Row(["Kaplan-Meier median time to CR, days", fmt_num(t["km_median"])]),
+        Row(["Kaplan-Meier median time to CR (all included patients), days",
+             "not reached" if t["km_median"] is None and t["n"] else fmt_num(t["km_median"])]),
         Row([f"Kaplan-Meier median, {level}% CI", km_ci]),
     ]
     return ReportTable("time_to_cr", "Time to complete response", ["", "Value"], rows, [
         "Kaplan-Meier: all included patients; event: CR at its onset day; others censored at their last platelet "
-        f"count. {level}% CI: Brookmeyer-Crowley with the log-log transform. A median or bound that the curve "
-        "does not reach is reported as not estimable."])
+        f"count. {level}% CI: Brookmeyer-Crowley with the log-log transform. The median among CR patients "
+        "describes responders only; the Kaplan-Meier median estimates the time to CR over all included patients "
+        "(not reached: fewer than half reached CR). A bound that the curve does not reach is not estimable."])
 
 
 def efficacy_tables(results: StudyResults) -> list[ReportTable]:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_p, fmt_pct
+from ctit.reports.format import NE, fmt_ci, fmt_count, fmt_num, fmt_pct, p_text
 from ctit.results import LIVER_TERM, StudyResults
+from ctit.stats.wilcoxon import CORRECTED_METHOD, EXACT_METHOD, NORMAL_METHOD
+
+# The landmark test as the Results name it, by the method the statistics recorded.
+TEST_NAMES = {EXACT_METHOD: "exact Wilcoxon signed-rank test",
+              NORMAL_METHOD: "Wilcoxon signed-rank test, normal approximation",
+              CORRECTED_METHOD: "Wilcoxon signed-rank test, normal approximation with continuity correction"}
 
 
 def fmt_signed(x: Any) -> str:
@@ -35,25 +41,37 @@ def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
     parts = [f"A total of {n} of {r.cohort['screened']} screened patients with refractory CTIT were included."]
     if b["n"]:
         parts.append(f"The baseline median platelet count was {fmt_num(b['median'])} {unit} "
-                     f"(range: {fmt_num(b['min'])} {dash} {fmt_num(b['max'])}).")
+                     f"(range: {fmt_num(b['min'])}{dash}{fmt_num(b['max'])}).")
+    methods = [TEST_NAMES.get(m.get("method"), m.get("method")) for m in r.landmarks]
+    one_test = len(set(methods)) == 1
     marks = [f"{fmt_signed(m['median_change'])} {unit} (Day {m['day']} vs. baseline, n = {m['n_pairs']}, "
-             f"P = {fmt_p(m['p_value'], ascii=not typeset)})" for m in r.landmarks]
+             f"{p_text(m['p_value'], ascii=not typeset)}" + ("" if one_test or not test else f", {test}") + ")"
+             for m, test in zip(r.landmarks, methods)]
     if marks:
-        parts.append("The median platelet changes were " + ", ".join(marks) + ".")
+        named = f" (P values from the {methods[0]})" if one_test and methods[0] else ""
+        parts.append("The median platelet changes were " + ", ".join(marks) + named + ".")
     resp = r.response
     cr, orr = resp["cr"], resp["orr"]
     t = r.time_to_cr
-    text = f"CR was achieved in {cr['n']} patients ({_rate(cr)}{ci(cr)})"
+    parts.append(f"CR was achieved in {fmt_count(cr['n'], 'patient')} ({_rate(cr)}{ci(cr)}).")
     if t["n"]:
-        text += (f", with a median time to CR of {fmt_num(t['median'])} days "
-                 f"(range: {fmt_num(t['min'])}{dash}{fmt_num(t['max'])} days)")
-    parts.append(text + ".")
+        parts.append(f"Among the {fmt_count(t['n'], 'patient')} with CR, the median time to CR was "
+                     f"{fmt_num(t['median'])} days (range: {fmt_num(t['min'])}{dash}{fmt_num(t['max'])} days).")
+    km = f"The Kaplan-Meier median time to CR over all {n} included patients (others censored) was "
+    if t["km_median"] is None:
+        low = t["km_ci95_low"]
+        km += "not reached" + ("" if low is None else f" (lower bound of the {level}, {fmt_num(low)} days)")
+    else:
+        km_ci = fmt_ci(t["km_ci95_low"], t["km_ci95_high"]).replace("\u2013", dash)
+        km += f"{fmt_num(t['km_median'])} days ({level}, {km_ci})"
+    parts.append(km + ".")
     parts.append(f"The ORR was {_rate(orr)} ({orr['n']}/{resp['n']} patients{ci(orr)}).")
     safety = []
     for e in r.safety_events:
         grades = ", ".join(f"grade {g}: {k}" for g, k in e["by_grade"].items() if k)
-        name = "elevated liver enzymes" if e["term"] == LIVER_TERM else e["term"].lower()
-        safety.append(f"{e['n_any']} patients ({e['pct_any']:.1f}%) had {name} ({grades})")
+        # CTCAE terms keep their CTCAE spelling ("Death NOS"); the liver term is ctit's own.
+        name = "elevated liver enzymes (ALT/AST)" if e["term"] == LIVER_TERM else e["term"]
+        safety.append(f"{fmt_count(e['n_any'], 'patient')} ({e['pct_any']:.1f}%) had {name} ({grades})")
     if safety:
         parts.append("During treatment, " + "; ".join(safety) + ".")
     return " ".join(parts)
