@@ -31,9 +31,11 @@ def sdtm(
     from ctit.cdisc.sdtm_writer import write_sdtm
     from ctit.sources import read_source
 
-    with input_errors_exit():
+    from ctit.output import staged_output
+
+    with input_errors_exit(), staged_output(out, "export sdtm") as staging:
         s = read_source(study, source)
-        written = write_sdtm(s, out, study_id=study_id, index_date=index_date)
+        written = write_sdtm(s, staging, study_id=study_id, index_date=index_date)
     console.print((out / "README.txt").read_text(encoding="utf-8").strip(), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}", highlight=False)
 
@@ -54,11 +56,14 @@ def adam(
     from ctit.protocol import load_protocol
     from ctit.sources import read_source
 
+    from ctit.output import staged_output
+
     with input_errors_exit():
         p = load_protocol(protocol, set_ or [])
-        s = read_source(study, source)
-        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date)
-        written = write_adam(datasets, out)
+        with staged_output(out, "export adam") as staging:
+            s = read_source(study, source)
+            datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date)
+            written = write_adam(datasets, staging)
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",
                   highlight=False)

@@ -7,7 +7,9 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import err_console, print_written
+from rich.markup import escape
+
+from ctit.cli._common import err_console, print_output_error, print_written
 
 EXIT_NO_DATA = 2
 
@@ -28,15 +30,20 @@ def report(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    from ctit.output import OutputError, relocate, staged_output
     from ctit.reports.figures import figure_pool
 
     # Workers first: they load the plotting stack while the saved results are read.
     with figure_pool() as pool:
         try:
-            results = load_results(out)
+            # Everything is re-written into a staging folder that replaces OUT when complete.
+            with staged_output(out, "report") as staging:
+                results = load_results(out)
+                written = relocate(write_reports(results, staging, formats, pool=pool), staging, out)
         except StoreError as exc:
-            err_console.print(f"[red]error[/red] {exc}", highlight=False)
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_NO_DATA)
-        written = write_reports(results, out, formats, pool=pool)
+        except OutputError as exc:
+            print_output_error(exc)
     if not quiet:
         print_written(out, written)
