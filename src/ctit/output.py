@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import io
 import json
 import os
+import re
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -212,12 +215,46 @@ def relocate(paths: list[Path], staging: Path, out: Path) -> list[Path]:
     return [out / Path(p).relative_to(staging) if Path(p).is_relative_to(staging) else Path(p) for p in paths]
 
 
-def build_time() -> datetime | None:
-    """The time reports are stamped with: SOURCE_DATE_EPOCH (reproducible builds) when set."""
+def report_time(input_path: Path | None = None) -> datetime:
+    """The time reports are stamped with, so the same input gives the same bytes:
+    SOURCE_DATE_EPOCH (reproducible builds) when set, else the newest modification time of
+    the input files, else now."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not epoch:
-        return None
-    try:
-        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return None
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            pass
+    if input_path is not None:
+        path = Path(input_path)
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+        try:
+            newest = max((p.stat().st_mtime for p in files), default=None)
+        except OSError:
+            newest = None
+        if newest is not None:
+            return datetime.fromtimestamp(int(newest), tz=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def fixed_zip(data: bytes, when: datetime) -> bytes:
+    """An Office file (a zip) with every entry dated `when` and its document properties'
+    created/modified set to `when`, so equal content gives equal bytes."""
+    stamp = max(when, datetime(1980, 1, 1, tzinfo=timezone.utc))
+    date_time = stamp.timetuple()[:6]
+    w3c = stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    source = zipfile.ZipFile(io.BytesIO(data))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _W3CDTF.sub(rb"\g<1>" + w3c + rb"\g<2>", body)
+            entry = zipfile.ZipInfo(info.filename, date_time=date_time)
+            entry.compress_type = info.compress_type
+            entry.external_attr = info.external_attr
+            target.writestr(entry, body)
+    return buffer.getvalue()

@@ -34,6 +34,7 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
 def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
                   formats: tuple[str, ...] | None, con: Any,
                   progress: bool | None) -> tuple[StudyResults, list[Path]]:
+    from ctit.output import report_time
     from ctit.reports import DEFAULT_FORMATS, write_reports
     from ctit.sources import read_source
 
@@ -60,5 +61,6 @@ def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
             if spinner is not None:
                 spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
             results = analyze_study(study, protocol, con)
-        written = write_reports(results, Path(out), formats, progress=show, pool=pool)
+        written = write_reports(results, Path(out), formats, progress=show, pool=pool,
+                                generated=report_time(Path(study_path)))
     return results, written

@@ -24,7 +24,7 @@ def report(
 ) -> None:
     """Rebuild report.html, report.docx, listings.xlsx and the figures from OUT's saved results."""
     from ctit.reports import parse_formats, write_reports
-    from ctit.reports.store import StoreError, load_results
+    from ctit.reports.store import StoreError, load_results, saved_time
 
     try:
         formats = parse_formats(format_)
@@ -39,7 +39,8 @@ def report(
             # Everything is re-written into a staging folder that replaces OUT when complete.
             with staged_output(out, "report") as staging:
                 results = load_results(out)
-                written = relocate(write_reports(results, staging, formats, pool=pool), staging, out)
+                written = write_reports(results, staging, formats, pool=pool, generated=saved_time(out))
+                written = relocate(written, staging, out)
         except StoreError as exc:
             err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_NO_DATA)

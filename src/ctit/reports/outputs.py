@@ -76,10 +76,12 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def patients_table(results: StudyResults) -> pd.DataFrame:
-    """patients.csv: one row per screened patient, the contract's columns in its order."""
+    """patients.csv: one row per screened patient, the contract's columns in its order, rows
+    by patient_id (so the order of the input rows changes no byte)."""
     p = results.patients
     cols = patient_columns(results.protocol)
-    return p[cols].astype("object").map(_cell)
+    table = p[cols].astype("object").map(_cell)
+    return table.sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
 def write_outputs(results: StudyResults, out: Path) -> list[Path]:

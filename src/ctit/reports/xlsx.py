@@ -66,7 +66,13 @@ def _append_as_text(ws: Any, values: list[Any]) -> None:
             cell.quotePrefix = True
 
 
-def write_xlsx(results: StudyResults, out: Path) -> Path:
+def write_xlsx(results: StudyResults, out: Path, generated: Any = None) -> Path:
+    """listings.xlsx, dated `generated` (default now): the same input gives the same bytes."""
+    import io
+    from datetime import datetime, timezone
+
+    from ctit.output import fixed_zip
+
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -89,6 +95,10 @@ def write_xlsx(results: StudyResults, out: Path) -> Path:
         for i, c in enumerate(cols, start=1):
             sample = [len(str(c))] + [len(str(v)) for v in df[c].head(200) if _value(v) is not None]
             ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 45)
+    when = generated or datetime.now(timezone.utc)
+    wb.properties.created = wb.properties.modified = when.replace(tzinfo=None)
+    buffer = io.BytesIO()
+    wb.save(buffer)
     path = out / "listings.xlsx"
-    wb.save(path)
+    path.write_bytes(fixed_zip(buffer.getvalue(), when))
     return path
