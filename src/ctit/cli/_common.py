@@ -46,10 +46,10 @@ def input_errors_exit() -> Iterator[None]:
         print_problems(warnings, title=f"Warnings ({len(warnings)})")
         raise typer.Exit(EXIT_INPUT)
     except ProtocolError as exc:
-        err_console.print(f"[red]protocol error[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]protocol error[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT)
     except FileNotFoundError as exc:
-        err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT)
     except OutputError as exc:
         print_output_error(exc)
