@@ -43,6 +43,7 @@ def test_set_nan_on_the_command_line_exits_2(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("override, named", [
     ("cr_threshold=5000", "cr_threshold"),
+    ("cr_threshold=100000", "cr_threshold"),
     ("followup_end_day=100000", "followup_end_day"),
     ("ci_level=1", "ci_level"),
     ("dose_mg_per_m2=2500", "dose_mg_per_m2"),
