@@ -351,7 +351,7 @@ def _subset(dst: Path, ids: list[str] | None = None, drop: tuple[str, ...] = ())
 
 CASES = {
     # cr_threshold beyond any count, individual baselines off: nobody reaches CR.
-    "no_cr": (None, (), {"cr_threshold": 100000, "use_individual_baseline": False}),
+    "no_cr": (None, (), {"cr_threshold": 2000, "use_individual_baseline": False}),
     "single_patient": (["P01"], (), None),
     # P27 has no platelet count after day 0: nobody is included.
     "no_post_baseline_count": (["P27"], (), None),

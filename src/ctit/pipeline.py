@@ -1,5 +1,6 @@
 """`ctit analyze` as a function: read, derive, compute, then write. Nothing is written
-until everything has been computed, so bad input leaves no partial output."""
+until everything has been computed, so bad input leaves no partial output, and the output
+folder is replaced as a whole once complete (ctit.output)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,25 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
 
     `progress`: show what is being done (default: only when stdout is a terminal).
     """
+    from ctit.output import relocate, staged_output
+
+    protocol = load_protocol(protocol_path, overrides)
+    # The output folder is locked and checked before the analysis; it is replaced only
+    # once every file is written (ctit.output).
+    with staged_output(Path(out), "analyze") as staging:
+        results, written = _analyze_into(study_path, staging, protocol, source, formats, con, progress)
+    return results, relocate(written, staging, Path(out))
+
+
+def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
+                  formats: tuple[str, ...] | None, con: Any,
+                  progress: bool | None) -> tuple[StudyResults, list[Path]]:
+    from ctit.output import report_time
     from ctit.reports import DEFAULT_FORMATS, write_reports
     from ctit.sources import read_source
 
     show = sys.stdout.isatty() if progress is None else progress
     formats = DEFAULT_FORMATS if formats is None else formats
-    protocol = load_protocol(protocol_path, overrides)
     # Figure workers start first (before any thread exists, as fork wants), so the plotting
     # stack loads on the other core while this one reads and derives.
     if any(f in formats for f in ("html", "docx", "figures")):
@@ -47,5 +61,6 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
             if spinner is not None:
                 spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
             results = analyze_study(study, protocol, con)
-        written = write_reports(results, Path(out), formats, progress=show, pool=pool)
+        written = write_reports(results, Path(out), formats, progress=show, pool=pool,
+                                generated=report_time(Path(study_path)))
     return results, written

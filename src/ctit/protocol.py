@@ -7,7 +7,10 @@ typo never silently falls back to a default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import csv
+import math
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -288,7 +291,25 @@ def _parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ProtocolError(f"--set takes name=value, got {text!r}")
     name, _, raw = text.partition("=")
-    return name.strip(), yaml.safe_load(raw)
+    return name.strip(), load_yaml(raw, f"--set {name.strip()}")
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML as plain data: a syntax error or any tag (``!!python/...``, ``!!binary``) is a
+    ProtocolError naming `where` (the file or the --set) and the line."""
+    def fail(mark: Any, what: str) -> ProtocolError:
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        return ProtocolError(f"{where}{line}: {what}")
+
+    try:
+        for token in yaml.scan(text):
+            if isinstance(token, yaml.TagToken):
+                raise fail(token.start_mark, "YAML tags are not allowed in a protocol; write the plain value")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise fail(mark, f"not valid YAML ({what})") from None
 
 
 def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Protocol:
@@ -297,7 +318,7 @@ def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[st
     A user's file may give only the parameters it changes; the rest come from atra-ctit.
     """
     base_path = bundled_path()
-    data = yaml.safe_load(base_path.read_text(encoding="utf-8"))
+    data = load_yaml(base_path.read_text(encoding="utf-8"), str(base_path))
     source = str(base_path)
     if path is not None:
         p = Path(path)
@@ -305,7 +326,11 @@ def load_protocol(path: str | Path | None = None, overrides: list[str] | dict[st
             p = bundled_path(str(path))
         if not p.exists():
             raise ProtocolError(f"protocol file not found: {path}")
-        user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        try:
+            text = p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProtocolError(f"protocol file {p} cannot be read: {exc}") from None
+        user = load_yaml(text, str(p)) or {}
         if not isinstance(user, dict):
             raise ProtocolError(f"protocol file {p} is not a mapping of parameters")
         # A file's source is its own: never inherit atra-ctit's citation.
@@ -343,30 +368,50 @@ PER_PATIENT_THRESHOLDS = ("cr_threshold",)
 CTCAE_VERSIONS = ("5.0", "6.0")
 
 
+@dataclass(frozen=True)
+class ParameterRange:
+    """The values a numeric parameter may take (protocols/parameter_ranges.csv)."""
+
+    parameter: str
+    min: float
+    max: float
+    unit: str
+    why: str
+
+
+@cache
+def parameter_ranges() -> dict[str, ParameterRange]:
+    """Every numeric parameter's range, from the data file beside the bundled protocol."""
+    path = resources.files("ctit").joinpath("protocols", "parameter_ranges.csv")
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["parameter"]: ParameterRange(r["parameter"], float(r["min"]), float(r["max"]),
+                                               r["unit"], r["why"]) for r in csv.DictReader(fh)}
+
+
+def check_ranges(p: Protocol) -> None:
+    """Refuse a numeric parameter that is not finite or lies outside its range."""
+    ranges = parameter_ranges()
+    for f in fields(p):
+        value = getattr(p, f.name)
+        values = value if isinstance(value, tuple) else (value,)
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if not numbers:
+            continue
+        r = ranges.get(f.name)   # every numeric parameter has one (a test checks)
+        for v in numbers:
+            if not math.isfinite(v):
+                raise ProtocolError(f"parameter {f.name!r} must be a finite number, got {v}")
+            if r is not None and not r.min <= v <= r.max:
+                raise ProtocolError(f"parameter {f.name!r} must be between {r.min:g} and {r.max:g} "
+                                    f"{r.unit} ({r.why}), got {v:g}")
+
+
 def _check(p: Protocol) -> None:
     """Refuse values that make no clinical sense."""
     if p.ctcae_version not in CTCAE_VERSIONS:
         raise ProtocolError(f"parameter 'ctcae_version': {p.ctcae_version!r} is not one of "
                             f"{', '.join(CTCAE_VERSIONS)}")
-    for name in ("followup_end_day", "sustain_days", "onset_by_day", "tpo_ra_min_days",
-                 "planned_treatment_days", "dose_rounding_mg"):
-        if p.parameter(name) <= 0:
-            raise ProtocolError(f"parameter {name!r} must be positive, got {p.parameter(name)}")
-    for name in ("baseline_lookback_days", "nadir_lookback_days", "baseline_bleeding_lookback_days",
-                 "transfusion_washout_days",
-                 "landmark_window_days", "teae_window_days", "tpo_ra_switch_gap_days",
-                 "enzyme_baseline_lookback_days"):
-        if p.parameter(name) < 0:
-            raise ProtocolError(f"parameter {name!r} must not be negative, got {p.parameter(name)}")
-    for name in ("cr_threshold", "default_platelet_lln", "default_enzyme_uln", "dose_mg_per_m2",
-                 "pr_grade_improvement"):
-        if p.parameter(name) <= 0:
-            raise ProtocolError(f"parameter {name!r} must be positive, got {p.parameter(name)}")
-    for name in ("wilcoxon_exact_max_n", "difference_rounding_digits"):
-        if p.parameter(name) < 0:
-            raise ProtocolError(f"parameter {name!r} must not be negative, got {p.parameter(name)}")
-    if not 0 < p.ci_level < 1:
-        raise ProtocolError(f"parameter 'ci_level' must be between 0 and 1, got {p.ci_level}")
+    check_ranges(p)
     if p.onset_by_day > p.followup_end_day:
         raise ProtocolError(f"onset_by_day ({p.onset_by_day}) is after followup_end_day ({p.followup_end_day})")
     for day in p.landmark_days:

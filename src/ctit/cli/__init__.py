@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from ctit.cli._common import GuardedGroup
+
 app = typer.Typer(
+    cls=GuardedGroup,
     name="ctit",
     help="Cancer therapy-induced thrombocytopenia: CTCAE v5.0/v6.0 grading, protocol-defined "
          "response, statistics and reports.",

@@ -1,21 +1,29 @@
-"""What every command shares: how input problems and protocol errors reach the user."""
+"""What every command shares: how input problems, protocol errors, output errors and
+unexpected internal errors reach the user (never as a Python traceback)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from ctit.errors import InputError, Problem
+from ctit.output import OutputError
 from ctit.protocol import ProtocolError
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: ":x:" in a value stays ":x:".
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 EXIT_INPUT = 2
+EXIT_FAILED = 1
 
 
 def print_problems(problems: list[Problem], *, title: str) -> None:
@@ -24,7 +32,7 @@ def print_problems(problems: list[Problem], *, title: str) -> None:
     err_console.print(f"[bold]{title}[/bold]")
     for p in problems:
         style = "red" if p.severity == "error" else "yellow"
-        err_console.print(f"  [{style}]{p.severity}[/{style}] {p}", highlight=False, soft_wrap=True)
+        err_console.print(f"  [{style}]{p.severity}[/{style}] {escape(str(p))}", highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -38,11 +46,78 @@ def input_errors_exit() -> Iterator[None]:
         print_problems(warnings, title=f"Warnings ({len(warnings)})")
         raise typer.Exit(EXIT_INPUT)
     except ProtocolError as exc:
-        err_console.print(f"[red]protocol error[/red] {exc}", highlight=False)
+        err_console.print(f"[red]protocol error[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT)
     except FileNotFoundError as exc:
-        err_console.print(f"[red]error[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_INPUT)
+    except OutputError as exc:
+        print_output_error(exc)
+
+
+def print_output_error(exc: OutputError) -> None:
+    """A folder refused before the run (exit 2) or a failed write (exit 1), one line."""
+    err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INPUT if exc.refused else EXIT_FAILED)
+
+
+def _crash_log(exc: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a log file; its path, or None."""
+    import tempfile
+    import traceback
+    from datetime import datetime, timezone
+
+    from ctit import __version__
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    text = (f"ctit {__version__}, Python {sys.version.split()[0]}\n"
+            f"command: {' '.join(sys.argv)}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    root = os.environ.get("CTIT_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ctit")
+    for folder in (Path(root) / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"ctit-error-{stamp}-{os.getpid()}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return None
+
+
+@contextmanager
+def no_traceback() -> Iterator[None]:
+    """Around every command: the tool's own errors as their messages, anything else as one
+    line naming the log file that holds the traceback (exit 1)."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort, typer.exceptions.TyperException, KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the one place every other error ends
+        with input_errors_exit():
+            if isinstance(exc, (InputError, ProtocolError, OutputError)):
+                raise
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # The system refused (permission, disk full, ...): its own words, no traceback.
+            where = f": {os.fsdecode(exc.filename)}" if exc.filename else ""
+            err_console.print(f"[red]error[/red] {escape((exc.strerror or str(exc)) + where)}",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_FAILED) from None
+        log = _crash_log(exc)
+        where = f"details in {log}" if log else "no log could be written"
+        summary = " ".join(str(exc).split())[:200]
+        err_console.print(f"[red]internal error[/red] {escape(type(exc).__name__)}: {escape(summary)} "
+                          f"({escape(where)}); please report it", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
+
+
+class GuardedGroup(TyperGroup):
+    """The `ctit` command group: every subcommand runs inside `no_traceback`."""
+
+    def invoke(self, ctx: Any) -> Any:
+        with no_traceback():
+            return super().invoke(ctx)
 
 
 def print_written(out: Path, written: list[Path]) -> None:
@@ -58,7 +133,7 @@ def print_written(out: Path, written: list[Path]) -> None:
         else:
             top.append(rel.name)
     parts = top + [f"{name}/ ({n} files)" for name, n in folders.items()]
-    console.print(f"Wrote to {out}: " + ", ".join(parts), highlight=False)
+    console.print(escape(f"Wrote to {out}: " + ", ".join(parts)), highlight=False)
 
 
 def set_report_style(p_values: str, min_subgroup_n: int) -> None:

@@ -41,7 +41,6 @@ def treatment_names(source: str, study_drug: list[str] | None, tpo_ra: list[str]
     return named_roles(role_names(study_drug or [], tpo_ra or []))
 
 
-
 @export_app.command("sdtm")
 def sdtm(
     study: Path = typer.Argument(..., help="Study to read."),
@@ -54,11 +53,12 @@ def sdtm(
 ) -> None:
     """Write DM, SUPPDM, VS, EX, CM, LB, AE, PR, FA and TS as SAS transport v5 (.xpt) and CSV, and define.xml."""
     from ctit.cdisc.sdtm_writer import write_sdtm
+    from ctit.output import staged_output
     from ctit.sources import read_source
 
-    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
+    with input_errors_exit(), treatment_names(source, study_drug, tpo_ra), staged_output(out, "export sdtm") as staging:
         s = read_source(study, source)
-        written = write_sdtm(s, out, study_id=study_id, index_date=index_date)
+        written = write_sdtm(s, staging, study_id=study_id, index_date=index_date)
     console.print((out / "README.txt").read_text(encoding="utf-8").strip(), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}", highlight=False)
 
@@ -83,14 +83,16 @@ def adam(
     from ctit.cdisc.adam import adam_datasets
     from ctit.cdisc.adam_writer import write_adam
     from ctit.protocol import load_protocol
+    from ctit.output import staged_output
     from ctit.sources import read_source
 
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         p = load_protocol(protocol, set_ or [])
-        s = read_source(study, source)
-        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
-                                    tte_add_one=not tte_days)
-        written = write_adam(datasets, out, study_name=p.title)
+        with staged_output(out, "export adam") as staging:
+            s = read_source(study, source)
+            datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
+                                        tte_add_one=not tte_days)
+            written = write_adam(datasets, staging, study_name=p.title)
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",
                   highlight=False)

@@ -32,6 +32,7 @@ def grade(
     the reason.
     """
     import pandas as pd
+    from rich.markup import escape
 
     from ctit.engine.analysis import grading_limits
     from ctit.engine.backend import connect, table
@@ -69,15 +70,15 @@ def grade(
     result.to_csv(out, index=False)
 
     gradable = result["grade"].notna()
-    console.print(f"Graded {int(gradable.sum())} of {len(result)} term rows "
-                  f"from {len(labs)} lab rows (CTCAE v{criteria.version}) -> {out}")
+    console.print(escape(f"Graded {int(gradable.sum())} of {len(result)} term rows "
+                         f"from {len(labs)} lab rows (CTCAE v{criteria.version}) -> {out}"), highlight=False)
     if (~gradable).any():
         reasons = result.loc[~gradable, "grade_reason"].value_counts()
         for reason, n in reasons.items():
-            console.print(f"  not graded: {n} x {reason}", highlight=False)
+            console.print(escape(f"  not graded: {n} x {reason}"), highlight=False)
     worst = result[gradable & (result["grade"] >= 1)]
     if len(worst):
         summary = pd.crosstab(worst["term"], worst["grade"])
         for term, counts in summary.iterrows():
             by_grade = ", ".join(f"grade {g}: {n}" for g, n in counts.items() if n)
-            console.print(f"  {term}: {by_grade}", highlight=False)
+            console.print(escape(f"  {term}: {by_grade}"), highlight=False)

@@ -49,11 +49,12 @@ def show(
     if as_yaml:
         typer.echo(yaml.safe_dump(p.as_dict(), sort_keys=False).rstrip())
         return
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"Protocol {p.name} ({p.source})", show_edge=False)
+    table = Table(title=escape(f"Protocol {p.name} ({p.source})"), show_edge=False)
     table.add_column("parameter")
     table.add_column("value")
     for name, value in p.as_dict().items():
-        table.add_row(name, str(value))
+        table.add_row(name, escape(str(value)))
     console.print(table)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from ctit.cli import app
-from ctit.cli._common import err_console, print_written, set_report_style
+from ctit.cli._common import err_console, print_output_error, print_written, set_report_style
 
 EXIT_NO_DATA = 2
 
@@ -26,22 +27,28 @@ def report(
 ) -> None:
     """Rebuild report.html, report.docx, listings.xlsx and the figures from OUT's saved results."""
     from ctit.reports import parse_formats, write_reports
-    from ctit.reports.store import StoreError, load_results
+    from ctit.reports.store import StoreError, load_results, saved_time
 
     try:
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
     set_report_style(p_values, min_subgroup_n)
+    from ctit.output import OutputError, relocate, staged_output
     from ctit.reports.figures import figure_pool
 
     # Workers first: they load the plotting stack while the saved results are read.
     with figure_pool() as pool:
         try:
-            results = load_results(out)
+            # Everything is re-written into a staging folder that replaces OUT when complete.
+            with staged_output(out, "report") as staging:
+                results = load_results(out)
+                written = write_reports(results, staging, formats, pool=pool, generated=saved_time(out))
+                written = relocate(written, staging, out)
         except StoreError as exc:
-            err_console.print(f"[red]error[/red] {exc}", highlight=False)
+            err_console.print(f"[red]error[/red] {escape(str(exc))}", highlight=False)
             raise typer.Exit(EXIT_NO_DATA)
-        written = write_reports(results, out, formats, pool=pool)
+        except OutputError as exc:
+            print_output_error(exc)
     if not quiet:
         print_written(out, written)

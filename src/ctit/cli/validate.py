@@ -23,6 +23,7 @@ def validate(
     Exit code 0 when the study can be analysed (warnings allowed); 2 with every problem listed
     on stderr when it cannot.
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from ctit.sources import read_source
@@ -30,18 +31,18 @@ def validate(
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         s = read_source(study, source)
 
-    console.print(f"[bold]{s.source}[/bold]", highlight=False, soft_wrap=True)
+    console.print(f"[bold]{escape(s.source)}[/bold]", highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("canonical table")
     table.add_column("rows", justify="right")
     table.add_column("patients", justify="right")
     for name, df in s.tables():
-        table.add_row(name, str(len(df)), str(df["patient_id"].nunique()))
+        table.add_row(escape(name), str(len(df)), str(df["patient_id"].nunique()))
     files = Table(title="Input files", title_justify="left")
     for column in ("file", "read as", "rows", "SHA-256"):
         files.add_column(column, justify="right" if column == "rows" else "left")
     for f in s.inputs:
-        files.add_row(f.name, f.table, str(f.rows), f.sha256[:12])
+        files.add_row(escape(f.name), escape(f.table), str(f.rows), f.sha256[:12])
     console.print(table)
     console.print(files)
     if s.warnings:

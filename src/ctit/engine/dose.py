@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import math
 from dataclasses import dataclass
+from functools import cache
 
 import ibis
 import ibis.expr.types as ir
@@ -44,3 +47,39 @@ def planned_dose(height_cm: float, weight_kg: float, mg_per_m2: float, rounding_
         planned=planned_daily_dose(h, w, mg_per_m2, rounding_mg),
     ).to_pyarrow().to_pylist()[0]
     return DoseCalculation(row["bsa"], row["unrounded"], float(row["planned"]))
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """Values of one measurement that are impossible (an error) or unusual (a warning)
+    (knowledge/plausible_ranges.csv)."""
+
+    column: str
+    unit: str
+    impossible_below: float
+    unusual_below: float
+    unusual_above: float
+    impossible_above: float
+    why: str
+
+    def judge(self, value: float) -> str | None:
+        """None when plausible; otherwise 'error' or 'warning' and why, as one message."""
+        if not math.isfinite(value) or not self.impossible_below <= value <= self.impossible_above:
+            return (f"error: {self.column} {value:g} {self.unit} is impossible (plausible "
+                    f"{self.impossible_below:g}-{self.impossible_above:g} {self.unit}; {self.why})")
+        if not self.unusual_below <= value <= self.unusual_above:
+            return (f"warning: {self.column} {value:g} {self.unit} is unusual (usual "
+                    f"{self.unusual_below:g}-{self.unusual_above:g} {self.unit}); check it")
+        return None
+
+
+@cache
+def plausible_ranges(table: str = "patients") -> dict[str, PlausibleRange]:
+    """The plausible ranges of a table's measurements, by column."""
+    from ctit import knowledge
+
+    with knowledge.path("plausible_ranges.csv").open(encoding="utf-8", newline="") as fh:
+        return {r["column"]: PlausibleRange(r["column"], r["unit"], float(r["impossible_below"]),
+                                            float(r["unusual_below"]), float(r["unusual_above"]),
+                                            float(r["impossible_above"]), r["why"])
+                for r in csv.DictReader(fh) if r["table"] == table}

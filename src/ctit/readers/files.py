@@ -147,6 +147,8 @@ def csv_records(text: str) -> Iterator[Record]:
     """CSV text (comma) -> records numbered as a spreadsheet numbers rows."""
     # csv.reader yields [] for a blank line, so record numbers are the spreadsheet's row numbers
     # (a quoted field spanning lines is still one row, as in a spreadsheet).
+    # The text is in memory already: no cell is too long to read (csv's default limit is 128 KiB).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""))
     return ((i, r) for i, r in enumerate(reader, start=1))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,15 +67,19 @@ def _progress(enabled: bool, total: int) -> Iterator[Step]:
 
 
 def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] = DEFAULT_FORMATS,
-                  progress: bool | None = None, pool: Any = None) -> list[Path]:
+                  progress: bool | None = None, pool: Any = None,
+                  generated: datetime | None = None) -> list[Path]:
     """Write the contract's outputs, the re-render data and the requested formats into `out`.
 
     `progress`: show a progress bar (default: only when stdout is a terminal). `pool`: figure
     workers (`figures.figure_pool`); the figures are then drawn while the rest is written.
+    `generated`: the time the reports are stamped with (default `output.report_time()`).
     """
+    from ctit.output import report_time
     from ctit.reports.outputs import write_outputs
     from ctit.reports.store import save_store
 
+    generated = generated or report_time()
     out = Path(out)
     formats = tuple(formats)
     show = sys.stdout.isatty() if progress is None else progress
@@ -90,11 +95,11 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
         with step("results.json, patients.csv"):
             written = write_outputs(results, out)
         with step("data for `ctit report`"):
-            save_store(results, out)
+            save_store(results, out, generated=generated)
         if "xlsx" in formats:
             with step("listings.xlsx"):
                 from ctit.reports.xlsx import write_xlsx
-                written.append(write_xlsx(results, out))
+                written.append(write_xlsx(results, out, generated=generated))
         figures = []
         if need_figures:
             with step("figures"):
@@ -106,9 +111,9 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
         if "html" in formats:
             with step("report.html"):
                 from ctit.reports.html import write_html
-                written.append(write_html(results, out, figures))
+                written.append(write_html(results, out, figures, generated=generated))
         if "docx" in formats:
             with step("report.docx"):
                 from ctit.reports.docx import write_docx
-                written.append(write_docx(results, out, figures))
+                written.append(write_docx(results, out, figures, generated=generated))
     return written

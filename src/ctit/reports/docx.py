@@ -241,7 +241,17 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     return doc
 
 
-def write_docx(results: StudyResults, out: Path, figures: list[RenderedFigure]) -> Path:
+def write_docx(results: StudyResults, out: Path, figures: list[RenderedFigure], generated: Any = None) -> Path:
+    """report.docx, dated `generated` (default now) inside and out: the same input gives the same bytes."""
+    from datetime import datetime, timezone
+
+    from ctit.output import fixed_zip
+
+    when = generated or datetime.now(timezone.utc)
+    doc = build_docx(results, figures)
+    doc.core_properties.created = doc.core_properties.modified = when.replace(tzinfo=None)
+    buffer = io.BytesIO()
+    doc.save(buffer)
     path = out / "report.docx"
-    build_docx(results, figures).save(str(path))
+    path.write_bytes(fixed_zip(buffer.getvalue(), when))
     return path

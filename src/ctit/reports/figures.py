@@ -43,6 +43,8 @@ RC = {
     "font.family": "DejaVu Sans", "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
     "xtick.labelsize": 7, "ytick.labelsize": 7, "legend.fontsize": 7, "axes.spines.top": False,
     "axes.spines.right": False, "svg.fonttype": "none", "pdf.fonttype": 42,
+    # Every label is plain text: a patient id such as "$$" is drawn as written, never as math.
+    "text.parse_math": False,
 }
 
 

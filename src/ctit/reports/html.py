@@ -104,8 +104,10 @@ def figure_html(f: RenderedFigure) -> str:
             f"{_e(f.caption)}</figcaption>{note}</figure>")
 
 
-def render_html(results: StudyResults, figures: list[RenderedFigure] | None = None) -> str:
-    """The whole report; `figures` are rendered here when not given."""
+def render_html(results: StudyResults, figures: list[RenderedFigure] | None = None,
+                generated: datetime | None = None) -> str:
+    """The whole report; `figures` are rendered here when not given; `generated`: the time
+    stamp (default now)."""
     if figures is None:
         from ctit.reports.figures import render_figures
 
@@ -118,7 +120,7 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
     def fig(key: str) -> str:
         return figure_html(figs[key]) if key in figs else ""
 
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = (generated or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections = [
         ("results", "Results", f"<p>{_e(results_text(r))}</p>"),
         ("methods", "Methods", f"<p>{_e(methods_text(r))}</p>"),
@@ -160,7 +162,8 @@ def _hash_cells(table: str) -> str:
     return re.sub(r"<td>([0-9a-f]{64})</td>", r"<td class='hash'>\1</td>", table)
 
 
-def write_html(results: StudyResults, out: Path, figures: list[RenderedFigure] | None = None) -> Path:
+def write_html(results: StudyResults, out: Path, figures: list[RenderedFigure] | None = None,
+               generated: datetime | None = None) -> Path:
     path = out / "report.html"
-    path.write_text(render_html(results, figures), encoding="utf-8")
+    path.write_text(render_html(results, figures, generated), encoding="utf-8")
     return path

@@ -45,11 +45,43 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+# CSV-injection rule (OWASP): a text cell a spreadsheet would read as a formula gets a leading
+# single quote; numbers (-5, +1.5e3) are left as they are. docs/report.md states it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def safe_text(value: Any) -> Any:
+    """A CSV cell as written, with the injection rule applied to text."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with the injection rule applied to every text cell (and the header)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].map(safe_text)
+    out.columns = [safe_text(c) for c in out.columns]
+    return out
+
+
 def patients_table(results: StudyResults) -> pd.DataFrame:
-    """patients.csv: one row per screened patient, the contract's columns in its order."""
+    """patients.csv: one row per screened patient, the contract's columns in its order, rows
+    by patient_id (so the order of the input rows changes no byte)."""
     p = results.patients
     cols = patient_columns(results.protocol)
-    return p[cols].astype("object").map(_cell)
+    table = p[cols].astype("object").map(_cell)
+    return table.sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
 def write_outputs(results: StudyResults, out: Path) -> list[Path]:
@@ -59,9 +91,9 @@ def write_outputs(results: StudyResults, out: Path) -> list[Path]:
     path.write_text(results_json(results), encoding="utf-8")
     written.append(path)
     path = out / "patients.csv"
-    patients_table(results).to_csv(path, index=False, lineterminator="\n")
+    safe_frame(patients_table(results)).to_csv(path, index=False, lineterminator="\n")
     written.append(path)
     path = out / "unused_rows.csv"
-    results.derivations.unused_rows.to_csv(path, index=False, lineterminator="\n")
+    safe_frame(results.derivations.unused_rows).to_csv(path, index=False, lineterminator="\n")
     written.append(path)
     return written

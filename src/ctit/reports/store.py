@@ -69,8 +69,9 @@ def _as_objects(df: pd.DataFrame) -> pd.DataFrame:
     return out.where(df.notna(), None)
 
 
-def save_store(results: StudyResults, out: Path) -> list[Path]:
-    """Persist the derivation tables, the study tables and the KM table under OUT/data."""
+def save_store(results: StudyResults, out: Path, generated: Any = None) -> list[Path]:
+    """Persist the derivation tables, the study tables and the KM table under OUT/data;
+    `generated` (the reports' time stamp) so a re-render keeps it."""
     folder = out / DATA
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -96,6 +97,7 @@ def save_store(results: StudyResults, out: Path) -> list[Path]:
         "protocol_source": results.protocol.source,
         "study_source": results.study.source,
         "kaplan_meier": km_meta,
+        "generated": None if generated is None else generated.isoformat(),
     }
     path = folder / "meta.json"
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -112,6 +114,17 @@ def _protocol(saved: dict[str, Any], source: str) -> Any:
         {**r, "target": {k: v for k, v in r["target"].items() if v is not None}} for r in params["response_rules"]
     ]
     return dataclasses.replace(load_protocol(overrides=params), source=source)
+
+
+def saved_time(out: Path) -> Any:
+    """The time stamp of the reports saved in OUT (a datetime), or None."""
+    from datetime import datetime
+
+    try:
+        meta = json.loads((Path(out) / DATA / "meta.json").read_text(encoding="utf-8"))
+        return datetime.fromisoformat(meta["generated"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_results(out: Path) -> StudyResults:

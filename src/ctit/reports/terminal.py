@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 from ctit.reports.format import NE, fmt_ci, fmt_count, fmt_num, fmt_pct, p_text
 from ctit.results import LIVER_TERM, StudyResults
 from ctit.stats.wilcoxon import CORRECTED_METHOD, EXACT_METHOD, NORMAL_METHOD
@@ -80,7 +82,7 @@ def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
 def render_summary(r: StudyResults, console: Any) -> None:
     from rich.table import Table
 
-    console.print(f"[bold]ctit {r.version}[/bold] protocol {r.protocol.name}")
+    console.print(f"[bold]ctit {r.version}[/bold] protocol {escape(r.protocol.name)}")
     console.print(results_paragraph(r), highlight=False)
     table = Table(title="Response", show_edge=False)
     for col in ("category", "n", "%", "95% CI (exact)"):
@@ -93,6 +95,6 @@ def render_summary(r: StudyResults, console: Any) -> None:
     console.print(table)
     excluded = [f"{e['reason']} {e['n']}" for e in r.cohort["excluded"] if e["n"]]
     if excluded:
-        console.print("Excluded: " + ", ".join(excluded), highlight=False)
+        console.print(escape("Excluded: " + ", ".join(excluded)), highlight=False)
     if r.warnings:
         console.print(f"[yellow]{len(r.warnings)} warning(s)[/yellow]: see results.json")

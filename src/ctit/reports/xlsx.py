@@ -34,17 +34,45 @@ def listing_frames(results: StudyResults) -> dict[str, pd.DataFrame]:
 
 
 def _value(v: Any) -> Any:
-    """A cell value openpyxl can write: missing -> empty, numpy scalars -> Python."""
+    """A cell value openpyxl can write: missing -> empty, numpy scalars -> Python, text without
+    the control characters a workbook cannot hold (vertical tab, NUL, ...)."""
     if v is None or v is pd.NA:
         return None
     if hasattr(v, "item") and not isinstance(v, (str, bytes)):
         v = v.item()
     if isinstance(v, float) and math.isnan(v):
         return None
+    if isinstance(v, str):
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        return ILLEGAL_CHARACTERS_RE.sub("", v)
     return v
 
 
-def write_xlsx(results: StudyResults, out: Path) -> Path:
+# Text a spreadsheet would read as a formula when edited (=, +, -, @).
+FORMULA_START = ("=", "+", "-", "@")
+
+
+def _append_as_text(ws: Any, values: list[Any]) -> None:
+    """Append a row; text is always a text cell, never a formula (openpyxl stores text
+    beginning with '=' as a formula), and formula-like text keeps Excel's quote prefix."""
+    ws.append(values)
+    row = ws.max_row
+    for i, v in enumerate(values, start=1):
+        if isinstance(v, str) and v.startswith(FORMULA_START):
+            cell = ws.cell(row=row, column=i)
+            cell.value = v
+            cell.data_type = "s"
+            cell.quotePrefix = True
+
+
+def write_xlsx(results: StudyResults, out: Path, generated: Any = None) -> Path:
+    """listings.xlsx, dated `generated` (default now): the same input gives the same bytes."""
+    import io
+    from datetime import datetime, timezone
+
+    from ctit.output import fixed_zip
+
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -56,9 +84,9 @@ def write_xlsx(results: StudyResults, out: Path) -> Path:
     for name, df in listing_frames(results).items():
         ws = wb.create_sheet(name)
         cols = [c for c in df.columns if c not in DROP] + [c for c in df.columns if c in DROP]
-        ws.append(cols)
+        _append_as_text(ws, [_value(c) for c in cols])
         for row in df[cols].itertuples(index=False, name=None):
-            ws.append([_value(v) for v in row])
+            _append_as_text(ws, [_value(v) for v in row])
         for cell in ws[1]:
             cell.font = bold
             cell.fill = fill
@@ -67,6 +95,10 @@ def write_xlsx(results: StudyResults, out: Path) -> Path:
         for i, c in enumerate(cols, start=1):
             sample = [len(str(c))] + [len(str(v)) for v in df[c].head(200) if _value(v) is not None]
             ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 45)
+    when = generated or datetime.now(timezone.utc)
+    wb.properties.created = wb.properties.modified = when.replace(tzinfo=None)
+    buffer = io.BytesIO()
+    wb.save(buffer)
     path = out / "listings.xlsx"
-    wb.save(path)
+    path.write_bytes(fixed_zip(buffer.getvalue(), when))
     return path
