@@ -180,7 +180,7 @@ def test_a_killed_run_leaves_the_old_or_the_new_complete_output(tmp_path: Path) 
     # The next run clears what the killed ones left and completes.
     assert _run(out, "xlsx,figures").wait() == 0
     new = _key(snapshot(out))
-    assert new != old and {"listings.xlsx", "figures/figure1_trajectories.png"} <= new[0]
+    assert new != old and {"listings.xlsx", "figures/figure2_trajectories.png"} <= new[0]
     assert leftovers(out) == []
     mixed = {staged: files for staged, files in seen.items() if files not in (old, new)}
     assert mixed == {}, "a killed run left a mix of outputs"

@@ -58,13 +58,13 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_every_output_is_written(hostile: tuple[Path, Path]) -> None:
     _, out = hostile
     for name in ("results.json", "patients.csv", "unused_rows.csv", "report.html", "report.docx",
-                 "listings.xlsx", "figures/figure6_swimmer.svg"):
+                 "listings.xlsx", "figures/figure7_swimmer.svg"):
         assert (out / name).is_file(), name
 
 
 def test_dollar_ids_are_drawn_as_written(hostile: tuple[Path, Path]) -> None:
     _, out = hostile
-    svg = (out / "figures" / "figure6_swimmer.svg").read_text(encoding="utf-8")
+    svg = (out / "figures" / "figure7_swimmer.svg").read_text(encoding="utf-8")
     assert "$$" in svg
 
 
