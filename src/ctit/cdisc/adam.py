@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from ctit import knowledge
+from ctit.cdisc.dates import day_dates, study_days
 from ctit.cdisc.mapping import load_mapping
-from ctit.cdisc.sdtm_writer import DEFAULT_INDEX_DATE, anchors
+from ctit.cdisc.sdtm_writer import DEFAULT_INDEX_DATE, anchors, reference_range_indicator
 from ctit.cdisc.subjects import subjects
 from ctit.engine.response import onset_column
 from ctit.protocol import Protocol
@@ -38,20 +39,6 @@ ROW_ID = "adam_lab_row"
 POPULATIONS = {"SAFFL": "included", "ITTFL": "included", "FASFL": "included", "ELIGFL": "included"}
 # BOR value of a subject with no response assessment (excluded, protocol 4): admiralonco's.
 NO_ASSESSMENT = "MISSING"
-
-
-def _date(anchor: dict[str, dt.date], pids: pd.Series, days: pd.Series) -> pd.Series:
-    """Each subject's day 0 date plus the protocol day (null without a day)."""
-    day0 = pd.to_datetime(pids.astype(str).map({k: pd.Timestamp(v) for k, v in anchor.items()}))
-    offset = pd.to_timedelta(pd.to_numeric(pd.Series(days, index=pids.index), errors="coerce")
-                             .astype("float64"), unit="D")
-    return (day0 + offset).astype("datetime64[ns]")
-
-
-def _ady(days: pd.Series) -> pd.Series:
-    """ADY from the protocol day, as `ctit.cdisc.dates.day_to_study_day` (no day 0)."""
-    d = pd.to_numeric(days, errors="coerce").astype("Int64")
-    return d.where(d.lt(0).fillna(True), d + 1).astype("Int64")
 
 
 def _yn(mask: pd.Series) -> pd.Series:
@@ -75,7 +62,7 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     pid = p.patient_id.astype(str)
     subj = subjects(r.study, r.protocol, anchor, study_id).set_index("patient_id").loc[pid].reset_index(drop=True)
     subj.index = p.index
-    trtsdt = _date(anchor, pid, p.first_drug_day)
+    trtsdt = day_dates(anchor, pid, p.first_drug_day)
     out = pd.DataFrame({
         "STUDYID": subj.STUDYID, "USUBJID": subj.USUBJID, "SUBJID": subj.SUBJID, "SITEID": subj.SITEID,
         "AGE": p.age_years,
@@ -93,7 +80,7 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     # as admiral's derive_vars_dtm(time_imputation = "first") does (TRTSTMF = "H").
     out["TRTSDTM"] = trtsdt
     out["TRTSTMF"] = pd.Series("H", index=p.index, dtype="object").where(trtsdt.notna(), None)
-    out["TRTEDT"] = _date(anchor, pid, p.last_drug_day)
+    out["TRTEDT"] = day_dates(anchor, pid, p.last_drug_day)
     out["TRTDURD"] = p.treatment_days
     out["SCRNFL"] = "Y"
     for flag, column in POPULATIONS.items():
@@ -115,16 +102,6 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     out["LIVMAXGR"] = p.liver_max_grade
     out["PDOSE"] = p.planned_daily_dose_mg
     out["RDOSE"] = p.recorded_daily_dose_mg
-    return out
-
-
-def _nrind(value: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
-    """LOW below `lo`, HIGH above `hi`, else NORMAL; null without a value or without any limit."""
-    out = pd.Series([None] * len(value), index=value.index, dtype="object")
-    known = value.notna() & (lo.notna() | hi.notna())
-    out[known] = "NORMAL"
-    out[(known & lo.notna() & (value < lo)).fillna(False).astype(bool)] = "LOW"
-    out[(known & hi.notna() & (value > hi)).fillna(False).astype(bool)] = "HIGH"
     return out
 
 
@@ -188,11 +165,11 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     # row's own, else the protocol default), so ANRIND agrees with ATOXGRL/ATOXGRH.
     lo = labs.lln_applied.astype("Float64")
     hi = labs.uln_applied.astype("Float64")
-    anrind = _nrind(labs.value.astype("Float64").where(labs.unit.notna()), lo, hi)
+    anrind = reference_range_indicator(labs.value.astype("Float64").where(labs.unit.notna()), lo, hi)
     # BNRIND: BASE against the applied limits of the ABLFL record; without one (a baseline
     # given as a column), against the row's own applied limits.
     has_base_record = at_base._base_id.notna()
-    bnrind = _nrind(base, at_base._base_lo.astype("Float64").where(has_base_record, lo),
+    bnrind = reference_range_indicator(base, at_base._base_lo.astype("Float64").where(has_base_record, lo),
                     at_base._base_hi.astype("Float64").where(has_base_record, hi))
 
     def term(direction: str, column: str) -> pd.Series:
@@ -233,7 +210,7 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         "PARAMN": labs.test.map(paramn).fillna(len(order) + 1).astype(int),
         "PARCAT1": labs.test.map(mapping["lab_categories"]),
         "AVAL": aval, "AVALU": labs.unit,
-        "ADT": _date(anchor, labs.patient_id, labs.day), "ADY": _ady(labs.day), "PRTDY": labs.day,
+        "ADT": day_dates(anchor, labs.patient_id, labs.day), "ADY": study_days(labs.day), "PRTDY": labs.day,
         "AVISIT": avisit, "AVISITN": avisitn,
         # No derived records (no LOV/worst-value rows): DTYPE is null on every record.
         "DTYPE": pd.Series([None] * len(labs), index=labs.index, dtype="object"),
@@ -282,7 +259,7 @@ def adrs(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame) -> pd
         "PARAM": "Best overall platelet response (protocol 6)", "PARAMN": 1,
         "AVAL": avalc.astype(str).map(number).astype("Float64"),
         "AVALC": avalc,
-        "PRTDY": day, "ADY": _ady(day), "ADT": _date(anchor, pid, day),
+        "PRTDY": day, "ADY": study_days(day), "ADT": day_dates(anchor, pid, day),
         "CNFDY": pd.Series(pd.NA, index=p.index, dtype="Int64"),
         "ELIGFL": _yn_flag(p.included.astype("boolean"))})]
     inc = p[p.included.astype(bool)]
@@ -299,8 +276,8 @@ def adrs(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame) -> pd
             "PARAMCD": f"{code[:2].upper()}SUST",
             "PARAM": f"Sustained {code} window found (protocol 5-6): {label}", "PARAMN": n,
             "AVAL": pd.Series(pd.NA, index=inc.index, dtype="Float64"),
-            "AVALC": _yn_flag(onset.notna()), "PRTDY": onset, "ADY": _ady(onset),
-            "ADT": _date(anchor, ipid, onset), "CNFDY": inc.patient_id.map(confirmed),
+            "AVALC": _yn_flag(onset.notna()), "PRTDY": onset, "ADY": study_days(onset),
+            "ADT": day_dates(anchor, ipid, onset), "CNFDY": inc.patient_id.map(confirmed),
             "ELIGFL": "Y"}))
     columns = list(rows[0].columns)
     # All-null columns of a part are left to the concatenation to fill (pandas' dtype rule).
@@ -340,8 +317,8 @@ def adtte(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame, adlb
         "PARAM": "Time to complete response (days)", "PARAMN": 1,
         "AVAL": (days + (1 if add_one else 0)).astype("Float64"),
         "CNSR": (~event).astype(int),
-        "STARTDT": _date(anchor, pid, pd.Series(0, index=inc.index)),
-        "ADT": _date(anchor, pid, days),
+        "STARTDT": day_dates(anchor, pid, pd.Series(0, index=inc.index)),
+        "ADT": day_dates(anchor, pid, days),
         "EVNTDESC": text.mask(event, "Sustained complete response (protocol 5-6), onset").where(
             event, f"No sustained complete response by day {end}: censored"),
         "CNSDTDSC": text.mask(~event, f"Last platelet count in days 1-{end}"),
