@@ -240,3 +240,35 @@ def test_adsl_adlb_ig_variables(example_adam) -> None:  # type: ignore[no-untype
     assert (lb.groupby("USUBJID").ASEQ.apply(lambda s: list(s) == list(range(1, len(s) + 1)))).all()
     b = lb[lb.BASE.notna() & lb.BASE.ne(0) & lb.AVAL.notna()]
     assert ((b.PCHG.astype(float) - 100 * b.CHG.astype(float) / b.BASE.astype(float)).abs() < 1e-9).all()
+
+
+def test_adrs_follows_a_protocols_own_categories(tmp_path: Path) -> None:
+    """Under iwg-itp-2009 (categories CR, R, NR, NE: protocol file), ADRS's BOR is each
+    patient's best response, numbered in that order (MISSING last), with one RSUST record per
+    included subject: no category is known to the ADaM code."""
+    from typer.testing import CliRunner
+
+    from ctit.cli import app
+    from ctit.results import analyze_study
+
+    out = tmp_path / "adam"
+    res = CliRunner().invoke(app, ["export", "adam", str(EXAMPLE), str(out), "--protocol", "iwg-itp-2009"])
+    assert res.exit_code == 0, res.output
+    rs = pd.read_parquet(out / "adrs.parquet")
+    patients = analyze_study(read_study(EXAMPLE), load_protocol("iwg-itp-2009")).patients
+    patients = patients.set_index(patients.patient_id.map(lambda p: f"CTIT-{p}").rename("USUBJID"))
+    best = patients.best_response.astype("object").where(patients.best_response.notna(), "MISSING")
+    assert "R" in set(best), "the example has an IWG response (R) that is not a CR"
+    bor = rs[rs.PARAMCD == "BOR"].set_index("USUBJID")
+    assert bor.AVALC.loc[best.index].tolist() == best.tolist()
+    codes = {"CR": 1, "R": 2, "NR": 3, "NE": 4, "MISSING": 5}
+    assert bor.AVAL.loc[best.index].astype(float).tolist() == best.map(codes).astype(float).tolist()
+    included = patients[patients.included.astype(bool)]
+    for code in ("CR", "R"):
+        sust = rs[rs.PARAMCD == f"{code}SUST"].set_index("USUBJID")
+        assert set(sust.index) == set(included.index)
+        onset = included[f"{code.lower()}_onset_day"]
+        assert sust.AVALC.loc[included.index].eq("Y").tolist() == onset.notna().tolist()
+        assert sust.PRTDY.loc[included.index].astype("Float64").fillna(-1).tolist() == \
+            onset.astype("Float64").fillna(-1).tolist()
+    assert not rs.PARAMCD.isin(["PRSUST"]).any()

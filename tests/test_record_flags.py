@@ -2,7 +2,7 @@
 
 On SDTM-named input (the reader names the labs table "LB"), the figures' platelet
 trajectories must hold exactly the rows the engine flags; the flags must agree with the row
-accounting; and the report modules must not contain a rule of their own.
+accounting; and neither the report modules nor the CDISC writers contain a rule of their own.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ctit.sources import read_source
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "ctit" / "examples" / "atra-ctit"
 REPORTS = Path(__file__).resolve().parents[1] / "src" / "ctit" / "reports"
+CDISC = Path(__file__).resolve().parents[1] / "src" / "ctit" / "cdisc"
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +114,34 @@ def test_no_renderer_reapplies_a_rule(module: str) -> None:
     text = (REPORTS / module).read_text(encoding="utf-8")
     found = [why for pattern, why in FORBIDDEN.items() if re.search(pattern, text)]
     assert not found, f"{module}: {found}"
+
+
+# What a CDISC writer must never contain either: the rules that locate a record (ADaM reads
+# the engine's record flags and categories table; protocol sections 3, 6, 7 and 9). ADLB's
+# ANL01FL is by definition the engine's row accounting (docs/cdisc.md), so reading the labs
+# rows of `unused_rows` is the decision itself there, not a stand-in for `efficacy_window`.
+UNUSED_BY_TABLE = r"table\s*==\s*[\"']labs[\"']"
+CDISC_FORBIDDEN = {
+    **{k: v for k, v in FORBIDDEN.items() if k != UNUSED_BY_TABLE},
+    r"baseline_plt_day|\bbaseline_day\b|lookback_days": "the baseline-record rule (read baseline_record)",
+    r"teae_end_day|teae_window_days": "the on-treatment window (read on_treatment)",
+    r"landmark_count_day|landmark_window_days|landmark_plt": "the landmark rule (read landmark_d{L})",
+    r"\.response\.items\(\)|response_rules": "the response categories (read derivations.categories)",
+}
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in CDISC.glob("*.py")))
+def test_no_cdisc_writer_reapplies_a_rule(module: str) -> None:
+    text = (CDISC / module).read_text(encoding="utf-8")
+    found = [why for pattern, why in CDISC_FORBIDDEN.items() if re.search(pattern, text)]
+    assert not found, f"cdisc/{module}: {found}"
+
+
+def test_the_scan_catches_a_rederivation() -> None:
+    """The scan is not vacuous: the ABLFL/ONTRTFL re-derivations it replaced are caught."""
+    old = ('day = labs.patient_id.map(pts.baseline_plt_day)\n'
+           'teae_end = labs.patient_id.map(r.patients.set_index("patient_id").teae_end_day)\n'
+           'lm = r.derivations.landmarks.dropna(subset=["landmark_count_day"])\n')
+    found = {why for pattern, why in CDISC_FORBIDDEN.items() if re.search(pattern, old)}
+    assert len(found) == 3
+    assert UNUSED_BY_TABLE in FORBIDDEN

@@ -1,10 +1,11 @@
 """Analysis results -> ADaM datasets ADSL, ADLB, ADRS, ADTTE (ADaM IG 1.3, BDS and ADSL).
 
-Every value comes from `ctit.results.analyze_study` (the engine); nothing is re-derived here
-except flags that locate engine values on records (ABLFL: which record is the baseline,
-by the same protocol rule). Grades in ADLB are the engine's (`derivations.graded_labs`),
-never regraded. Variable labels, types and derivations in words are data:
-`knowledge/adam_variables.csv` (`ctit.cdisc.metadata`).
+Every value comes from `ctit.results.analyze_study` (the engine); nothing is re-derived here.
+Record flags are the engine's record-level decisions on `derivations.graded_labs` (ABLFL
+`baseline_record`, ONTRTFL `on_treatment`, AVISIT `landmark_d{L}`); response categories are
+the engine's categories table. Grades in ADLB are the engine's, never regraded. Variable
+labels, types and derivations in words are data: `knowledge/adam_variables.csv`
+(`ctit.cdisc.metadata`).
 
 Dates: each subject's day 0 is the date the SDTM writer uses (`sdtm_writer.anchors`:
 `patients.index_date`, else the input's dates, else `--index-date`). ADY is the CDISC study
@@ -17,13 +18,15 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ctit import knowledge
-from ctit.cdisc.dates import day_to_study_day
+from ctit.cdisc.dates import day_dates, study_days
 from ctit.cdisc.mapping import load_mapping
-from ctit.cdisc.sdtm_writer import DEFAULT_INDEX_DATE, anchors
+from ctit.cdisc.sdtm_writer import DEFAULT_INDEX_DATE, anchors, reference_range_indicator
 from ctit.cdisc.subjects import subjects
+from ctit.engine.response import onset_column
 from ctit.protocol import Protocol
 from ctit.results import StudyResults, analyze_study
 from ctit.study import Study
@@ -38,19 +41,8 @@ POPULATIONS = {"SAFFL": "included", "ITTFL": "included", "FASFL": "included", "E
 NO_ASSESSMENT = "MISSING"
 
 
-def _date(anchor: dict[str, dt.date], pids: pd.Series, days: pd.Series) -> pd.Series:
-    vals = [None if d is None or pd.isna(d) else pd.Timestamp(anchor[str(p)] + dt.timedelta(days=int(d)))
-            for p, d in zip(pids, days)]
-    return pd.Series(vals, index=pids.index, dtype="datetime64[ns]")
-
-
-def _ady(days: pd.Series) -> pd.Series:
-    return pd.Series([pd.NA if pd.isna(d) else day_to_study_day(int(d)) for d in days],
-                     index=days.index, dtype="Int64")
-
-
 def _yn(mask: pd.Series) -> pd.Series:
-    return pd.Series(["Y" if bool(x) else None for x in mask.fillna(False)], index=mask.index, dtype="object")
+    return pd.Series("Y", index=mask.index, dtype="object").where(mask.fillna(False).astype(bool), None)
 
 
 def run(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
@@ -59,8 +51,8 @@ def run(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
     return analyze_study(dataclasses.replace(study, labs=labs), protocol, con)
 
 
-def _yn_flag(values: pd.Series) -> list[str]:
-    return ["Y" if bool(x) else "N" for x in values.fillna(False)]
+def _yn_flag(values: pd.Series) -> pd.Series:
+    return pd.Series("Y", index=values.index, dtype="object").where(values.fillna(False).astype(bool), "N")
 
 
 def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataFrame:
@@ -70,10 +62,11 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     pid = p.patient_id.astype(str)
     subj = subjects(r.study, r.protocol, anchor, study_id).set_index("patient_id").loc[pid].reset_index(drop=True)
     subj.index = p.index
-    trtsdt = _date(anchor, pid, p.first_drug_day)
+    trtsdt = day_dates(anchor, pid, p.first_drug_day)
     out = pd.DataFrame({
         "STUDYID": subj.STUDYID, "USUBJID": subj.USUBJID, "SUBJID": subj.SUBJID, "SITEID": subj.SITEID,
-        "AGE": p.age_years, "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
+        "AGE": p.age_years,
+        "AGEU": pd.Series("YEARS", index=p.index, dtype="object").where(p.age_years.notna(), None),
         "SEX": p.sex, "RACE": subj.RACE})
     # Permissible demography only when the input holds it (ADaM IG: never an empty Perm column).
     for var in ("ETHNIC", "COUNTRY"):
@@ -86,8 +79,8 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     # Dates carry no time (protocol 11): TRTSDTM is TRTSDT at 00:00:00, imputed hours flagged
     # as admiral's derive_vars_dtm(time_imputation = "first") does (TRTSTMF = "H").
     out["TRTSDTM"] = trtsdt
-    out["TRTSTMF"] = ["H" if pd.notna(d) else None for d in trtsdt]
-    out["TRTEDT"] = _date(anchor, pid, p.last_drug_day)
+    out["TRTSTMF"] = pd.Series("H", index=p.index, dtype="object").where(trtsdt.notna(), None)
+    out["TRTEDT"] = day_dates(anchor, pid, p.last_drug_day)
     out["TRTDURD"] = p.treatment_days
     out["SCRNFL"] = "Y"
     for flag, column in POPULATIONS.items():
@@ -112,40 +105,11 @@ def adsl(r: StudyResults, anchor: dict[str, dt.date], study_id: str) -> pd.DataF
     return out
 
 
-def _nrind(value: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
-    """LOW below `lo`, HIGH above `hi`, else NORMAL; null without a value or without any limit."""
-    out = pd.Series([None] * len(value), index=value.index, dtype="object")
-    known = value.notna() & (lo.notna() | hi.notna())
-    out[known] = "NORMAL"
-    out[(known & lo.notna() & (value < lo)).fillna(False).astype(bool)] = "LOW"
-    out[(known & hi.notna() & (value > hi)).fillna(False).astype(bool)] = "HIGH"
-    return out
-
-
-def _baseline_flags(labs: pd.DataFrame, patients: pd.DataFrame) -> pd.Series:
-    """ABLFL: the record the engine took each baseline from: platelets the section-3
-    baseline (`baseline_plt_day`, `baseline_plt`), other tests the section-9 grading baseline
-    (`baseline_day`, `baseline_value`); of identical records, the first."""
-    pts = patients.set_index("patient_id")
-    is_plt = labs.test == "PLT"
-    day = labs.patient_id.map(pts.baseline_plt_day).astype("Float64").where(
-        is_plt, labs.baseline_day.astype("Float64"))
-    value = labs.patient_id.map(pts.baseline_plt).astype("Float64").where(
-        is_plt, labs.baseline_value.astype("Float64"))
-    match = (labs.day.astype("Float64").eq(day) & labs.value.astype("Float64").eq(value)
-             & labs.unit.notna()).fillna(False).astype(bool)
-    first = labs[match].sort_values(ROW_ID).drop_duplicates(["patient_id", "test"])[ROW_ID]
-    return labs[ROW_ID].isin(set(first))
-
-
-def _record_flags(labs: pd.DataFrame, r: StudyResults) -> tuple[pd.Series, pd.Series]:
-    """ABLFL and ONTRTFL masks, from the engine's current columns. The one place these two
-    record flags are set: when the engine's graded labs carry `baseline_record` and
-    `on_treatment`, these lines become those columns."""
-    ablfl = _baseline_flags(labs, r.patients)
-    teae_end = labs.patient_id.map(r.patients.set_index("patient_id").teae_end_day).astype("Float64")
-    ontrt = (labs.day.astype("Float64").ge(1) & labs.day.astype("Float64").le(teae_end)).fillna(False)
-    return ablfl, ontrt.astype(bool)
+def _record_flags(labs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """ABLFL and ONTRTFL masks: the engine's `baseline_record` (section 3 for platelets,
+    section 9 for the other tests) and `on_treatment` (section 9) decisions, as recorded."""
+    return (labs.baseline_record.fillna(False).astype(bool),
+            labs.on_treatment.fillna(False).astype(bool))
 
 
 def combined_grade(low: pd.Series, high: pd.Series, low_term: pd.Series, high_term: pd.Series) -> pd.Series:
@@ -163,26 +127,15 @@ def combined_grade(low: pd.Series, high: pd.Series, low_term: pd.Series, high_te
 
 def _visits(labs: pd.DataFrame, ablfl: pd.Series, r: StudyResults) -> tuple[pd.Series, pd.Series]:
     """AVISIT/AVISITN: the protocol's analysis visits: Baseline (the ABLFL record, 0) and each
-    landmark "Day d" (the platelet record the engine chose for landmark d, protocol 7); other
-    records belong to no analysis visit (null)."""
-    avisit = pd.Series([None] * len(labs), index=labs.index, dtype="object")
-    avisitn = pd.Series(pd.NA, index=labs.index, dtype="Int64")
-    avisit[ablfl] = "Baseline"
-    avisitn[ablfl] = 0
-    lm = r.derivations.landmarks.dropna(subset=["landmark_count_day"])
-    plt = labs[(labs.test == "PLT") & labs.unit.notna()]
-    key = pd.DataFrame({"patient_id": plt.patient_id.astype(str), "day": plt.day.astype("Float64"),
-                        "value": plt.value.astype("Float64"), ROW_ID: plt[ROW_ID]})
-    chosen = key.merge(lm.assign(patient_id=lm.patient_id.astype(str),
-                                 day=lm.landmark_count_day.astype("Float64"),
-                                 value=lm.landmark_plt.astype("Float64")),
-                       on=["patient_id", "day", "value"])
-    chosen = chosen.sort_values(ROW_ID).drop_duplicates(["patient_id", "landmark_day"])
-    where = labs[ROW_ID].map(chosen.set_index(ROW_ID).landmark_day.groupby(level=0).first())
-    hit = where.notna()
-    avisit[hit] = [f"Day {int(d)}" for d in where[hit]]
-    avisitn[hit] = where[hit].astype("Int64")
-    return avisit, avisitn
+    landmark "Day d" (the engine's `landmark_d{d}` record, protocol 7; of two landmarks on one
+    record, the first); other records belong to no analysis visit (null)."""
+    days = list(r.protocol.landmark_days)
+    marks = [labs[f"landmark_d{d}"].fillna(False).astype(bool).to_numpy() for d in days]
+    conditions = [ablfl.to_numpy(), *marks]
+    avisit = pd.Series(np.select(conditions, ["Baseline", *[f"Day {d}" for d in days]], default=None),
+                       index=labs.index, dtype="object")
+    avisitn = pd.Series(np.select(conditions, [0, *days], default=-1), index=labs.index).astype("Int64")
+    return avisit, avisitn.mask(avisitn.eq(-1))
 
 
 def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
@@ -197,34 +150,34 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         by_dir[direction] = part
     tests = knowledge.lab_tests()
     codes = mapping["lab_codes"]
-    ablfl, ontrt = _record_flags(labs, r)
-    base_rows = labs[ablfl].set_index(["patient_id", "test"])
-    key = list(zip(labs.patient_id, labs.test))
-    plt_base = pd.Series([base_rows.value.get(k) if k in base_rows.index else None for k in key],
-                         index=labs.index, dtype="Float64")
+    ablfl, ontrt = _record_flags(labs)
+    # Each record beside its subject's ABLFL record of the same test (one per patient and test).
+    base_rows = (labs.loc[ablfl, ["patient_id", "test", "value", "lln_applied", "uln_applied", ROW_ID]]
+                 .sort_values(ROW_ID).drop_duplicates(["patient_id", "test"])
+                 .rename(columns={"value": "_base_value", "lln_applied": "_base_lo",
+                                  "uln_applied": "_base_hi", ROW_ID: "_base_id"}))
+    at_base = labs[["patient_id", "test"]].merge(base_rows, on=["patient_id", "test"], how="left",
+                                                  validate="many_to_one").set_axis(labs.index)
     # BASE: platelets the protocol baseline (section 3, the ABLFL record); other tests the
     # engine's grading baseline (section 9) exactly as it was graded with.
-    base = plt_base.where(labs.test == "PLT", labs.baseline_value.astype("Float64"))
+    base = at_base._base_value.astype("Float64").where(labs.test == "PLT", labs.baseline_value.astype("Float64"))
     # Reference ranges: the limits the engine graded with (`lln_applied` / `uln_applied`: the
     # row's own, else the protocol default), so ANRIND agrees with ATOXGRL/ATOXGRH.
     lo = labs.lln_applied.astype("Float64")
     hi = labs.uln_applied.astype("Float64")
-    anrind = _nrind(labs.value.astype("Float64").where(labs.unit.notna()), lo, hi)
+    anrind = reference_range_indicator(labs.value.astype("Float64").where(labs.unit.notna()), lo, hi)
     # BNRIND: BASE against the applied limits of the ABLFL record; without one (a baseline
     # given as a column), against the row's own applied limits.
-    base_lo = pd.Series([base_rows.lln_applied.get(k) if k in base_rows.index else None for k in key],
-                        index=labs.index, dtype="Float64")
-    base_hi = pd.Series([base_rows.uln_applied.get(k) if k in base_rows.index else None for k in key],
-                        index=labs.index, dtype="Float64")
-    has_base_record = pd.Series([k in base_rows.index for k in key], index=labs.index)
-    bnrind = _nrind(base, base_lo.where(has_base_record, lo), base_hi.where(has_base_record, hi))
+    has_base_record = at_base._base_id.notna()
+    bnrind = reference_range_indicator(base, at_base._base_lo.astype("Float64").where(has_base_record, lo),
+                    at_base._base_hi.astype("Float64").where(has_base_record, hi))
 
     def term(direction: str, column: str) -> pd.Series:
         s = by_dir[direction][column]
         return labs[ROW_ID].map(s[~s.index.duplicated()])
 
     grade_l, grade_h = term("L", "grade"), term("H", "grade")
-    base_id = pd.Series([base_rows[ROW_ID].get(k) if k in base_rows.index else None for k in key], index=labs.index)
+    base_id = at_base._base_id
     # ANL01FL: the engine's row accounting. A record is analysed unless the engine lists its
     # input row as unused (`derivations.unused_rows`, canonical table "labs", with the reason).
     unused = r.derivations.unused_rows
@@ -234,8 +187,12 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     seq = pd.to_numeric(seq, errors="coerce")
     fallback = labs.sort_values(["patient_id", "day", "source_row"]).groupby("patient_id").cumcount() + 1
     seq = seq.fillna(fallback.reindex(labs.index)).astype("Int64")
-    unit = labs.test.map(lambda t: tests[t].canonical_unit if t in tests else None)
+    # Parameters are per test: each distinct test's code, label and number, mapped on.
     order = list(codes)
+    present = labs.test.dropna().unique()
+    paramcd = {t: codes.get(t, [t])[0] for t in present}
+    param = {t: f"{codes.get(t, [t, t])[1]} ({tests[t].canonical_unit if t in tests else None})" for t in present}
+    paramn = {t: order.index(t) + 1 if t in order else len(order) + 1 for t in present}
     aval = labs.value.astype("Float64").where(labs.unit.notna())
     chg = labs.value.astype("Float64") - base
     avisit, avisitn = _visits(labs, ablfl, r)
@@ -249,12 +206,11 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
         "STUDYID": adsl_.STUDYID.iloc[0] if len(adsl_) else study_id, "USUBJID": pid.map(ids),
         "LBSEQ": seq,
         "TRTP": pid.map(by_subject.TRT01P), "TRTA": pid.map(by_subject.TRT01A),
-        "PARAMCD": labs.test.map(lambda t: codes.get(t, [t])[0]),
-        "PARAM": [f"{codes.get(t, [t, t])[1]} ({u})" for t, u in zip(labs.test, unit)],
-        "PARAMN": [order.index(t) + 1 if t in order else len(order) + 1 for t in labs.test],
+        "PARAMCD": labs.test.map(paramcd), "PARAM": labs.test.map(param),
+        "PARAMN": labs.test.map(paramn).fillna(len(order) + 1).astype(int),
         "PARCAT1": labs.test.map(mapping["lab_categories"]),
         "AVAL": aval, "AVALU": labs.unit,
-        "ADT": _date(anchor, labs.patient_id, labs.day), "ADY": _ady(labs.day), "PRTDY": labs.day,
+        "ADT": day_dates(anchor, labs.patient_id, labs.day), "ADY": study_days(labs.day), "PRTDY": labs.day,
         "AVISIT": avisit, "AVISITN": avisitn,
         # No derived records (no LOV/worst-value rows): DTYPE is null on every record.
         "DTYPE": pd.Series([None] * len(labs), index=labs.index, dtype="object"),
@@ -276,46 +232,52 @@ def adlb(r: StudyResults, anchor: dict[str, dt.date], study_id: str,
     return out
 
 
-def response_categories(r: StudyResults) -> list[str]:
-    """The best-response categories the results count, in their order (CR, PR, NR, NE)."""
-    return [k.upper() for k, v in r.response.items() if isinstance(v, dict) and k != "orr"]
+def response_categories(r: StudyResults) -> pd.DataFrame:
+    """The engine's best-response categories table in its order (order, code, label,
+    counts_as_response, is_rule): each response rule, then NR and NE (protocol 6)."""
+    return r.derivations.categories.sort_values("order").reset_index(drop=True)
 
 
 def adrs(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame) -> pd.DataFrame:
     """ADRS: per subject the best overall response (BOR, every screened subject) and, for
-    included subjects, whether each protocol response rule found a sustained window (CRSUST,
-    PRSUST: Y/N at the onset day; protocol sections 5-6). BOR's AVAL numbers the results'
-    categories in order; a subject without assessment (excluded) has AVALC MISSING, as
-    admiralonco's `no_data_missing` event. ADT: the onset of a response; for NR/NE the last
-    platelet count the response was assessed on (days [1, followup_end_day])."""
+    included subjects, whether each protocol response rule found a sustained window
+    ({CODE}SUST, e.g. CRSUST: Y/N at the onset day; protocol sections 5-6). BOR's AVAL is the
+    category's position in the engine's categories table; a subject without assessment
+    (excluded) has AVALC MISSING, numbered last, as admiralonco's `no_data_missing` event.
+    ADT: the onset of a response; for NR/NE the last platelet count the response was assessed
+    on (days [1, followup_end_day])."""
     p = r.patients
     pid = p.patient_id.astype(str)
     ids, sid = adsl_.USUBJID.set_axis(p.index), adsl_.STUDYID.set_axis(p.index)
-    categories = [*response_categories(r), NO_ASSESSMENT]
+    cats = response_categories(r)
+    number = {str(c): float(i + 1) for i, c in enumerate([*cats.code, NO_ASSESSMENT])}
     avalc = p.best_response.astype("object").where(p.best_response.notna(), NO_ASSESSMENT)
     day = p.response_onset_day.astype("Float64").fillna(
         p.last_count_day.astype("Float64").where(p.included.astype(bool))).astype("Int64")
     rows = [pd.DataFrame({
         "STUDYID": sid, "USUBJID": ids, "PARAMCD": "BOR",
         "PARAM": "Best overall platelet response (protocol 6)", "PARAMN": 1,
-        "AVAL": [float(categories.index(c) + 1) if c in categories else None for c in avalc],
+        "AVAL": avalc.astype(str).map(number).astype("Float64"),
         "AVALC": avalc,
-        "PRTDY": day, "ADY": _ady(day), "ADT": _date(anchor, pid, day),
+        "PRTDY": day, "ADY": study_days(day), "ADT": day_dates(anchor, pid, day),
         "CNFDY": pd.Series(pd.NA, index=p.index, dtype="Int64"),
-        "ELIGFL": ["Y" if bool(x) else "N" for x in p.included]})]
+        "ELIGFL": _yn_flag(p.included.astype("boolean"))})]
     inc = p[p.included.astype(bool)]
+    ipid = inc.patient_id.astype(str)
     on = r.derivations.onsets
-    for n, rule in enumerate(r.protocol.response_rules, 2):
-        o = on[on.category == rule.category].set_index("patient_id")
-        onset = inc.patient_id.map(o.onset_day)
-        ipid = inc.patient_id.astype(str)
+    for n, (code, label) in enumerate(zip(cats.code[cats.is_rule.astype(bool)],
+                                          cats.label[cats.is_rule.astype(bool)]), 2):
+        code = str(code)
+        # The onset is the engine's per-category onset column; the confirming count, its onsets table.
+        onset = inc[onset_column(code)].astype("Int64")
+        confirmed = on[on.category == code].set_index("patient_id").confirmed_day
         rows.append(pd.DataFrame({
             "STUDYID": sid.loc[inc.index], "USUBJID": ids.loc[inc.index],
-            "PARAMCD": f"{rule.category[:2].upper()}SUST",
-            "PARAM": f"Sustained {rule.category} window found (protocol 5-6)", "PARAMN": n,
+            "PARAMCD": f"{code[:2].upper()}SUST",
+            "PARAM": f"Sustained {code} window found (protocol 5-6): {label}", "PARAMN": n,
             "AVAL": pd.Series(pd.NA, index=inc.index, dtype="Float64"),
-            "AVALC": ["Y" if pd.notna(x) else "N" for x in onset], "PRTDY": onset, "ADY": _ady(onset),
-            "ADT": _date(anchor, ipid, onset), "CNFDY": inc.patient_id.map(o.confirmed_day),
+            "AVALC": _yn_flag(onset.notna()), "PRTDY": onset, "ADY": study_days(onset),
+            "ADT": day_dates(anchor, ipid, onset), "CNFDY": inc.patient_id.map(confirmed),
             "ELIGFL": "Y"}))
     columns = list(rows[0].columns)
     # All-null columns of a part are left to the concatenation to fill (pandas' dtype rule).
@@ -345,19 +307,22 @@ def adtte(r: StudyResults, anchor: dict[str, dt.date], adsl_: pd.DataFrame, adlb
     days = inc.km_time.astype("Int64")
     plt = adlb_[adlb_.PARAMCD == load_mapping()["lab_codes"]["PLT"][0]]
     first_seq = plt.sort_values("LBSEQ").drop_duplicates(["USUBJID", "PRTDY"]).set_index(["USUBJID", "PRTDY"]).LBSEQ
-    src = [first_seq.get((u, int(a))) if pd.notna(a) else None for u, a in zip(ids, days)]
+    src = (pd.DataFrame({"USUBJID": ids, "PRTDY": days})
+           .merge(first_seq.reset_index().astype({"PRTDY": "Int64"}), on=["USUBJID", "PRTDY"], how="left")
+           .LBSEQ.astype("Int64").set_axis(inc.index))
     end = r.protocol.followup_end_day
+    text = pd.Series(np.full(len(inc), None, dtype=object), index=inc.index)
     return pd.DataFrame({
         "STUDYID": adsl_.STUDYID.set_axis(p.index)[keep], "USUBJID": ids, "PARAMCD": "TTCR",
         "PARAM": "Time to complete response (days)", "PARAMN": 1,
         "AVAL": (days + (1 if add_one else 0)).astype("Float64"),
-        "CNSR": [0 if e else 1 for e in event],
-        "STARTDT": _date(anchor, pid, pd.Series(0, index=inc.index)),
-        "ADT": _date(anchor, pid, days),
-        "EVNTDESC": ["Sustained complete response (protocol 5-6), onset" if e else
-                     f"No sustained complete response by day {end}: censored" for e in event],
-        "CNSDTDSC": [None if e else f"Last platelet count in days 1-{end}" for e in event],
-        "SRCDOM": "LB", "SRCVAR": "LBDTC", "SRCSEQ": pd.array(src, dtype="Int64"),
+        "CNSR": (~event).astype(int),
+        "STARTDT": day_dates(anchor, pid, pd.Series(0, index=inc.index)),
+        "ADT": day_dates(anchor, pid, days),
+        "EVNTDESC": text.mask(event, "Sustained complete response (protocol 5-6), onset").where(
+            event, f"No sustained complete response by day {end}: censored"),
+        "CNSDTDSC": text.mask(~event, f"Last platelet count in days 1-{end}"),
+        "SRCDOM": "LB", "SRCVAR": "LBDTC", "SRCSEQ": src,
     }).reset_index(drop=True)
 
 

@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+
 Imputation = Literal["first", "last", "none"]
 IMPUTATIONS: tuple[str, ...] = ("first", "last", "none")
 
@@ -102,3 +104,18 @@ def study_day_to_day(study_day: int) -> int:
 def day_to_study_day(day: int) -> int:
     """The contract's day -> CDISC --DY/ADY: day 0 is --DY 1, day -1 is --DY -1."""
     return day + 1 if day >= 0 else day
+
+
+def study_days(days: pd.Series) -> pd.Series:
+    """`day_to_study_day` on a column of contract days (null stays null)."""
+    d = pd.to_numeric(days, errors="coerce").astype("Int64")
+    return d.where(d.lt(0).fillna(True), d + 1).astype("Int64")
+
+
+def day_dates(anchor: dict[str, dt.date], pids: pd.Series, days: pd.Series) -> pd.Series:
+    """Each record's date: its subject's day-0 date (`anchor`, by patient id) plus its
+    contract day; null without a day."""
+    day0 = pd.to_datetime(pids.astype(str).map({k: pd.Timestamp(v) for k, v in anchor.items()}))
+    offset = pd.to_timedelta(pd.to_numeric(pd.Series(days, index=pids.index), errors="coerce")
+                             .astype("float64"), unit="D")
+    return (day0 + offset).astype("datetime64[ns]")

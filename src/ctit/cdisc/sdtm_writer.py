@@ -28,10 +28,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ctit import knowledge
-from ctit.cdisc.dates import day_to_study_day
+from ctit.cdisc.dates import day_dates, study_days
 from ctit.cdisc.domains import write_csv, write_xpt
 from ctit.cdisc.mapping import load_mapping
 from ctit.cdisc.subjects import fill, number_text, study_id_of, subjects, trial_design, usubjid_map
@@ -122,13 +123,15 @@ class _Dates:
     def __init__(self, anchor: dict[str, dt.date]) -> None:
         self.anchor = anchor
 
+    # Lists, as the frames' columns were always built: pandas then infers each column's type.
     def dtc(self, pids: pd.Series, days: pd.Series) -> list[Any]:
-        return [None if pd.isna(d) else (self.anchor[str(p)] + dt.timedelta(days=int(d))).isoformat()
-                for p, d in zip(pids, days)]
+        when = day_dates(self.anchor, pids, days)
+        return when.dt.strftime("%Y-%m-%d").astype(object).where(when.notna(), None).tolist()
 
     @staticmethod
     def dy(days: pd.Series) -> list[Any]:
-        return [None if pd.isna(d) else day_to_study_day(int(d)) for d in days]
+        d = study_days(days)
+        return d.astype(object).where(d.notna(), None).tolist()
 
 
 def _seq(frame: pd.DataFrame, order: list[str]) -> pd.Series:
@@ -184,7 +187,7 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
         "RFXSTDTC": d.dtc(pid, pid.map(first)), "RFXENDTC": d.dtc(pid, pid.map(last)),
         "DTHDTC": [None if pd.isna(x) else x.date().isoformat() for x in subj.DTHDT], "DTHFL": subj.DTHFL,
         "SITEID": subj.SITEID,
-        "AGE": _num(p.age_years), "AGEU": ["YEARS" if pd.notna(a) else None for a in p.age_years],
+        "AGE": _num(p.age_years), "AGEU": pd.Series("YEARS", index=p.index, dtype="object").where(p.age_years.notna(), None).tolist(),
         "SEX": p.sex, "RACE": subj.RACE, "ETHNIC": subj.ETHNIC,
         "ARMCD": subj.ARMCD, "ARM": subj.ARM, "ACTARMCD": subj.ACTARMCD, "ACTARM": subj.ACTARM,
         "ARMNRS": subj.ARMNRS, "COUNTRY": subj.COUNTRY,
@@ -245,7 +248,7 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
         "LBSTRESC": _text(labs.value),
         "LBSTRESN": _num(labs.value), "LBSTRESU": unit,
         "LBSTNRLO": _num(labs.lln), "LBSTNRHI": _num(labs.uln),
-        "LBNRIND": _nrind(labs),
+        "LBNRIND": reference_range_indicator(labs.value, labs.lln, labs.uln),
         "LBDTC": d.dtc(labs.patient_id, labs.day), "LBDY": d.dy(labs.day),
         "_day": labs.day, "_row": labs.source_row})
     lb.insert(3, "LBSEQ", _seq(lb, ["_day", "_row"]))
@@ -268,7 +271,7 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
     frame = pd.DataFrame({
         "STUDYID": study_id, "DOMAIN": "PR", "USUBJID": tr.patient_id.astype(str),
         "PRTRT": tr["product"].map(m["product_out"]), "PRCAT": "TRANSFUSION",
-        "PRDOSE": _num(tr.units), "PRDOSU": ["UNIT" if pd.notna(u) else None for u in tr.units],
+        "PRDOSE": _num(tr.units), "PRDOSU": pd.Series("UNIT", index=tr.index, dtype="object").where(tr.units.notna(), None).tolist(),
         "PRSTDTC": d.dtc(tr.patient_id, tr.day), "PRSTDY": d.dy(tr.day),
         "_day": tr.day, "_row": tr.source_row})
     frame.insert(3, "PRSEQ", _seq(frame, ["_day", "_row"]))
@@ -293,28 +296,24 @@ def sdtm_domains(study: Study, *, study_id: str = "CTIT", index_date: str = DEFA
     return out, how
 
 
-def _nrind(labs: pd.DataFrame) -> list[Any]:
-    """LBNRIND: LOW/HIGH/NORMAL against the record's own reference range; null without one."""
-    out: list[Any] = []
-    for v, lo, hi in zip(labs.value, labs.lln, labs.uln):
-        if pd.isna(v) or (pd.isna(lo) and pd.isna(hi)):
-            out.append(None)
-        elif pd.notna(lo) and v < lo:
-            out.append("LOW")
-        elif pd.notna(hi) and v > hi:
-            out.append("HIGH")
-        else:
-            out.append("NORMAL")
-    return out
+def reference_range_indicator(value: pd.Series, lo: pd.Series, hi: pd.Series) -> pd.Series:
+    """--NRIND: LOW below `lo`, HIGH above `hi`, else NORMAL; null without a value or without
+    any limit."""
+    v, lo, hi = value.astype("Float64"), lo.astype("Float64"), hi.astype("Float64")
+    known = (v.notna() & (lo.notna() | hi.notna())).to_numpy(dtype=bool)
+    low = (v < lo).fillna(False).to_numpy(dtype=bool)
+    high = (v > hi).fillna(False).to_numpy(dtype=bool)
+    return pd.Series(np.select([~known, low, high], [None, "LOW", "HIGH"], default="NORMAL"),
+                     index=value.index, dtype="object")
 
 
-def _last_before_exposure(lb: pd.DataFrame, labs: pd.DataFrame) -> list[Any]:
+def _last_before_exposure(lb: pd.DataFrame, labs: pd.DataFrame) -> pd.Series:
     """LBLOBXFL (SDTM IG 3.4): Y on each subject's and test's last result on or before day 0
     (day 0 samples are taken before the first dose: protocol 3 counts them as baseline)."""
     has = lb.LBSTRESN.notna() & labs.day.le(0).fillna(False).astype(bool)
     cand = lb[has].assign(_d=labs.day[has]).sort_values(["USUBJID", "LBTESTCD", "_d", "LBSEQ"])
-    last = set(cand.groupby(["USUBJID", "LBTESTCD"]).tail(1).index)
-    return ["Y" if i in last else None for i in lb.index]
+    last = lb.index.isin(cand.groupby(["USUBJID", "LBTESTCD"]).tail(1).index)
+    return pd.Series("Y", index=lb.index, dtype="object").where(last, None)
 
 
 def write_sdtm(study: Study, out: Path, *, study_id: str = "CTIT", index_date: str = DEFAULT_INDEX_DATE,
