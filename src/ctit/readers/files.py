@@ -237,11 +237,16 @@ def _header_cells(path: Path) -> list[str] | None:
     return names
 
 
+def _quoted(column: str) -> str:
+    """A column as SQL: a name is quoted; an expression (written by this module) kept."""
+    return column[1:] if column.startswith("=") else '"' + column.replace('"', '""') + '"'
+
+
 def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame:
     """Cells of `relation` (a DuckDB table with `rowid` in file order; `names` maps contract
-    name -> column) trimmed, empty cells missing, blank records dropped; `source_row` =
+    name -> column, or "=" and an SQL expression) trimmed, empty cells missing, blank records dropped; `source_row` =
     rowid + 2 (the header is row 1)."""
-    cell = {n: f'nullif(trim(CAST("{c}" AS VARCHAR)), \'\')' for n, c in names.items()}
+    cell = {n: f"nullif(trim(CAST({_quoted(c)} AS VARCHAR)), '')" for n, c in names.items()}
     cols = [f'{e} AS "{n}"' for n, e in cell.items()]
     blank = " AND ".join(f"{e} IS NULL" for e in cell.values()) or "FALSE"
     sql = (f"SELECT {', '.join(cols + ['CAST(rowid + 2 AS BIGINT) AS source_row'])} "
@@ -305,8 +310,13 @@ def _typed_columns(table: str, columns: list[str], log: ProblemLog) -> dict[str,
 
 def _typed_frame(con: Any, relation: str, table: str, log: ProblemLog) -> pd.DataFrame:
     con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {relation}")
-    columns = [r[0] for r in con.execute("DESCRIBE raw").fetchall()]
-    return engine_frame(con, "raw", _typed_columns(table, columns, log))
+    described = con.execute("DESCRIBE raw").fetchall()
+    names = _typed_columns(table, [r[0] for r in described], log)
+    # A boolean column of a typed source is the contract's yes/no.
+    booleans = {r[0] for r in described if r[1] == "BOOLEAN"}
+    names = {n: (f"=CASE WHEN {_quoted(c)} THEN 'yes' WHEN NOT {_quoted(c)} THEN 'no' END"
+                 if c in booleans else c) for n, c in names.items()}
+    return engine_frame(con, "raw", names)
 
 
 def read_parquet_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
