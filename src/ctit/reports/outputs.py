@@ -62,6 +62,6 @@ def write_outputs(results: StudyResults, out: Path) -> list[Path]:
     patients_table(results).to_csv(path, index=False, lineterminator="\n")
     written.append(path)
     path = out / "unused_rows.csv"
-    results.derivations.unused_rows.to_csv(path, index=False, lineterminator="\n")
+    results.derivations.write_rows("unused_rows", path, "csv")
     written.append(path)
     return written
