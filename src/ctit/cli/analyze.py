@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit, print_written
+from ctit.cli._common import (
+    ENGINE_HELP,
+    SPARK_CONF_HELP,
+    console,
+    engine_connection,
+    input_errors_exit,
+    print_written,
+)
 
 
 @app.command()
@@ -22,6 +29,8 @@ def analyze(
         None, "--format", "-f",
         help="Report formats, repeatable or comma list: html, docx, xlsx, figures (or all; default all). "
              "results.json and patients.csv are always written."),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Screen, grade, derive responses, compute the statistics and write the outputs."""
     from ctit.pipeline import run_analysis
@@ -31,8 +40,10 @@ def analyze(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
+    con = engine_connection(engine, spark_conf)
     with input_errors_exit():
-        results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats)
+        results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
+                                        con=con)
     if not quiet:
         from ctit.reports.terminal import render_summary
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import ENGINE_HELP, SPARK_CONF_HELP, console, engine_connection, input_errors_exit
 
 export_app = typer.Typer(help="Write CDISC datasets: SDTM domains or ADaM analysis datasets.",
                          no_args_is_help=True)
@@ -47,6 +47,8 @@ def adam(
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet) and metadata."""
     from ctit.cdisc.adam import adam_datasets
@@ -54,10 +56,11 @@ def adam(
     from ctit.protocol import load_protocol
     from ctit.sources import read_source
 
+    con = engine_connection(engine, spark_conf)
     with input_errors_exit():
         p = load_protocol(protocol, set_ or [])
         s = read_source(study, source)
-        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date)
+        datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date, con=con)
         written = write_adam(datasets, out)
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",

@@ -15,11 +15,65 @@ if TYPE_CHECKING:
     from ctit.engine.plan import Plan
 
 
-def connect(backend: str = "duckdb") -> ibis.BaseBackend:
+ENGINES = ("duckdb", "spark")
+
+
+def connect(backend: str = "duckdb", spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
     """A fresh connection; DuckDB in memory unless another backend is named."""
     if backend == "duckdb":
         return ibis.duckdb.connect()
+    if backend == "spark":
+        return connect_spark(spark_conf or {})
     raise ValueError(f"unknown backend {backend!r}; connect it with ibis and pass the connection")
+
+
+def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
+    """A Spark session as an Ibis backend: Spark Connect when SPARK_REMOTE is set, else a local
+    session (`local[*]`) unless `conf` names a master; `conf` holds Spark settings
+    (`--spark-conf key=value`). Workers run the driver's Python; Spark's own log is quiet."""
+    import os
+    import sys
+    import tempfile
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("ctit")
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        home = tempfile.mkdtemp(prefix="ctit-spark-")
+        defaults = {
+            "spark.master": "local[*]",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.sql.warehouse.dir": os.path.join(home, "warehouse"),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j.rootLogger=ERROR",
+            "spark.pyspark.python": sys.executable,
+        }
+        for key, value in {**defaults, **conf}.items():
+            builder = builder.config(key, value)
+    if remote:
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def parse_conf(pairs: list[str] | None) -> dict[str, str]:
+    """`key=value` settings (`--spark-conf`), in order; a later key wins."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
