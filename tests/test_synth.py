@@ -34,3 +34,13 @@ def test_a_synthetic_study_is_analysed_with_every_exclusion_reason(tmp_path: Pat
     # About 23 lab rows a patient, as in the example study.
     labs = generate(200, seed=3)["labs"]
     assert 20 <= labs.num_rows / 200 <= 24
+
+
+def test_engine_options_are_checked_before_anything_runs(tmp_path: Path):
+    study = tmp_path / "study"
+    runner.invoke(app, ["synth", str(study), "--patients", "20"])
+    result = runner.invoke(app, ["analyze", str(study), "--out", str(tmp_path / "o"), "--engine", "oracle"])
+    assert result.exit_code == 2 and not (tmp_path / "o").exists()
+    result = runner.invoke(app, ["analyze", str(study), "--out", str(tmp_path / "o"),
+                                 "--spark-conf", "spark.master=local[1]"])
+    assert result.exit_code == 2 and not (tmp_path / "o").exists()

@@ -45,13 +45,21 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
         builder = builder.remote(remote)
     else:
         home = tempfile.mkdtemp(prefix="ctit-spark-")
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Spark's own start-up and progress lines are not the user's concern: errors only.
+        log4j = os.path.join(home, "log4j2.properties")
+        with open(log4j, "w", encoding="utf-8") as fh:
+            fh.write("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+                     "appender.console.type = Console\nappender.console.name = console\n"
+                     "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
+                     "appender.console.layout.pattern = %p %c: %m%n\n")
         defaults = {
             "spark.master": "local[*]",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "8",
             "spark.sql.warehouse.dir": os.path.join(home, "warehouse"),
-            "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j.rootLogger=ERROR",
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j2.configurationFile=file:{log4j}",
             "spark.pyspark.python": sys.executable,
         }
         for key, value in {**defaults, **conf}.items():
