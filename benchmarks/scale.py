@@ -75,9 +75,13 @@ def pandas_loop(folder: Path, out: Path) -> None:
     patients, exposures, labs = read("patients"), read("exposures"), read("labs")
     labs = labs[labs.test.str.upper() == "PLT"]
     rows = []
+    # Split once by patient (filtering the whole table per patient would be quadratic).
+    exp_by = dict(tuple(exposures.groupby("patient_id")))
+    lab_by = dict(tuple(labs.groupby("patient_id")))
+    no_exp, no_lab = exposures.iloc[:0], labs.iloc[:0]
     for pid in patients.patient_id:
-        e = exposures[exposures.patient_id == pid]
-        lab = labs[labs.patient_id == pid]
+        e = exp_by.get(pid, no_exp)
+        lab = lab_by.get(pid, no_lab)
         drug = e[e.role == "study_drug"]
         tpo = e[(e.role == "tpo_ra") & (e.start_day < 0)]
         tpo_days = (tpo.end_day.fillna(0) - tpo.start_day + 1).max() if len(tpo) else None
