@@ -229,8 +229,8 @@ def _header_cells(path: Path) -> list[str] | None:
             return None
         text = head[: exc.start].decode("utf-8-sig")
     first = text.split("\n", 1)[0]
-    if '"' in first:
-        return None
+    if first.count('"') % 2:
+        return None  # a quoted header cell spanning lines
     names = [header_name(c) for c in next(csv.reader([first.rstrip("\r")]))]
     if "" in names or len(set(names)) != len(names) or SOURCE_ROW in names:
         return None
