@@ -67,3 +67,16 @@ def test_an_unreadable_plan_is_rebuilt(cache):
     (cache / key / "steps.json").write_text("not json")
     assert plans.load_plan(key) is None
     pd.testing.assert_frame_equal(derive_study(study, protocol).patients, expected)
+
+
+def test_a_tampered_plan_is_rebuilt_not_replayed(cache):
+    study, protocol = read_study(EXAMPLE), load_protocol()
+    honest = derive_study(study, protocol).patients
+    (folder,) = cache.iterdir()
+    steps = (folder / "steps.json").read_text()
+    # Lower every CR threshold in the stored SQL: replayed, it would change the response.
+    tampered = steps.replace("100", "10")
+    assert tampered != steps
+    (folder / "steps.json").write_text(tampered)
+    assert plans.load_plan(folder.name) is None
+    pd.testing.assert_frame_equal(derive_study(study, protocol).patients, honest)

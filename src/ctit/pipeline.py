@@ -5,6 +5,7 @@ folder is replaced as a whole once complete (ctit.output)."""
 from __future__ import annotations
 
 import sys
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,16 @@ def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
             status = nullcontext()
         # The spinner ends before the report's progress bar starts: rich shows one at a time.
         with status as spinner:
+            started = time.perf_counter()
             study = read_source(Path(study_path), source)
             if spinner is not None:
-                spinner.update(f"Deriving and testing ({len(study.patients)} patients)")
+                rows = sum(len(df) for _, df in study.tables())
+                spinner.update(f"Deriving and testing ({len(study.patients)} patients, {rows} rows "
+                               f"read and checked in {time.perf_counter() - started:.1f} s)")
             results = analyze_study(study, protocol, con)
+            if spinner is not None:
+                console_time = time.perf_counter() - started
+                spinner.update(f"Writing ({console_time:.1f} s so far)")
         written = write_reports(results, Path(out), formats, progress=show, pool=pool,
                                 generated=report_time(Path(study_path)))
     return results, written

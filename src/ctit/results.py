@@ -174,12 +174,12 @@ def _safety(included: pd.DataFrame, reported: pd.DataFrame) -> list[dict[str, An
     return events + _term_events(reported, included, "reported", REPORTED_GRADES)
 
 
-def _inputs(study: Study, unused: pd.DataFrame) -> list[dict[str, Any]]:
+def _inputs(study: Study, unused: dict[str, int]) -> list[dict[str, Any]]:
     """Each input file with its rows, the rows a result rests on (every row not listed as
     unused, by the reader or the derivations), and SHA-256."""
     out = []
     for f in study.inputs:
-        n_unused = int((unused.table == f.table).sum())
+        n_unused = unused.get(f.table, 0)
         out.append({"name": f.name, "table": f.table, "rows": f.rows, "rows_used": f.rows - n_unused,
                     "sha256": f.sha256})
     return out
@@ -206,7 +206,7 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
         safety_events=_safety(included, d.reported_events),
         other_lab_events=_term_events(d.other_lab_events, included, "lab", LAB_GRADES),
         subgroups=subgroup_orr(patients, protocol),
-        inputs=_inputs(study, d.unused_rows),
+        inputs=_inputs(study, d.unused_row_counts()),
         warnings=[str(w) for w in study.warnings],
         derivations=d,
         study=study,

@@ -5,6 +5,18 @@ knows nothing else about where data came from. Times are resolved to integer `da
 (day 0 = first study-drug dose, protocol section 1); values are in canonical units.
 Each row keeps `source_row`, its row number in the input file (header = row 1), so
 every derived number can be traced back and every unused row listed.
+
+What a reader must return (the contract every entry of `ctit.sources.READERS` keeps):
+- a `Study` whose six tables have the columns of `CANONICAL_COLUMNS` (extra columns after
+  them are kept), with canonical codes, units and integer days, and `source_row` on every row;
+  a reader whose rows come from several input tables (SDTM domains, OMOP tables) adds a
+  `source_table` column naming each row's input table, which the row accounting uses;
+- `inputs`: one `InputFile` per file or table read (rows excluding any header, SHA-256);
+- `warnings`; and in `unused_rows` the input rows it could not map, with the reason;
+- on bad input, `InputError` with every problem (table, row, column, value), never a partial Study.
+The tables are pandas frames today; the engine loads them through Arrow
+(`ctit.engine.backend.study_tables`), and the row-level results derived from them stay in
+the engine (`ctit.engine.derivations`).
 """
 
 from __future__ import annotations

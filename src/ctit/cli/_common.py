@@ -120,6 +120,27 @@ class GuardedGroup(TyperGroup):
             return super().invoke(ctx)
 
 
+ENGINE_HELP = "Engine: duckdb (default, in memory) or spark (local, or SPARK_REMOTE for Spark Connect)."
+SPARK_CONF_HELP = "A Spark setting key=value (repeatable), e.g. spark.master=spark://host:7077."
+
+
+def engine_connection(engine: str, spark_conf: list[str] | None) -> object | None:
+    """The connection for `--engine`: None for DuckDB (the engine's own), else a Spark backend."""
+    from ctit.engine.backend import ENGINES, connect, parse_conf
+
+    if engine not in ENGINES:
+        raise typer.BadParameter(f"choose one of: {', '.join(ENGINES)}", param_hint="--engine")
+    try:
+        conf = parse_conf(spark_conf)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--spark-conf") from exc
+    if engine == "duckdb":
+        if conf:
+            raise typer.BadParameter("only with --engine spark", param_hint="--spark-conf")
+        return None
+    return connect(engine, conf)
+
+
 def print_written(out: Path, written: list[Path]) -> None:
     """One line for the files a command wrote: those in OUT by name, sub-folders by count."""
     from collections import Counter

@@ -7,7 +7,15 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit, print_written, set_report_style
+from ctit.cli._common import (
+    ENGINE_HELP,
+    SPARK_CONF_HELP,
+    console,
+    engine_connection,
+    input_errors_exit,
+    print_written,
+    set_report_style,
+)
 from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
@@ -29,6 +37,8 @@ def analyze(
              "results.json and patients.csv are always written."),
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Screen, grade, derive responses, compute the statistics and write the outputs."""
     from ctit.pipeline import run_analysis
@@ -39,8 +49,10 @@ def analyze(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
     set_report_style(p_values, min_subgroup_n)
+    con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
-        results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats)
+        results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
+                                        con=con)
     if not quiet:
         from ctit.reports.terminal import render_summary
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import ENGINE_HELP, SPARK_CONF_HELP, console, engine_connection, input_errors_exit
 
 export_app = typer.Typer(help="Write CDISC datasets: SDTM domains or ADaM analysis datasets.",
                          no_args_is_help=True)
@@ -78,6 +78,8 @@ def adam(
              "derive_vars_duration default ADT - STARTDT + 1."),
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Run the analysis and write ADSL, ADLB, ADRS, ADTTE (.xpt v5 + Parquet), metadata and define.xml."""
     from ctit.cdisc.adam import adam_datasets
@@ -86,12 +88,13 @@ def adam(
     from ctit.output import staged_output
     from ctit.sources import read_source
 
+    con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         p = load_protocol(protocol, set_ or [])
         with staged_output(out, "export adam") as staging:
             s = read_source(study, source)
             datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
-                                        tte_add_one=not tte_days)
+                                        tte_add_one=not tte_days, con=con)
             written = write_adam(datasets, staging, study_name=p.title)
     console.print(", ".join(f"{k} {len(v)} rows" for k, v in datasets.items()), highlight=False)
     console.print(f"Wrote {len(written)} files to {out}; day-0 date for day-only subjects: {index_date}",

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit, print_problems
+from ctit.cli._common import ENGINE_HELP, SPARK_CONF_HELP, engine_connection, console, input_errors_exit, print_problems
 
 GRADE_COLUMNS = ("term", "direction", "grade", "grade_reason")
 
@@ -22,6 +22,8 @@ def grade(
     set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
     ctcae: str = typer.Option(None, "--ctcae", help="CTCAE version: 5.0 or 6.0 (default: the "
                               "protocol's ctcae_version; same as --set ctcae_version=...)."),
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Grade lab values by CTCAE (the protocol's version, v5.0 unless --ctcae 6.0), one output row per term a test has (potassium: two).
 
@@ -45,7 +47,7 @@ def grade(
         labs, warnings = read_labs_file(labs_file)
     print_problems(warnings, title=f"Warnings ({len(warnings)})")
 
-    con = connect()
+    con = engine_connection(engine, spark_conf) or connect()
     given_baseline = "baseline_value" in labs.columns
     source = table(con, "ctit_grade_labs", labs)
     if not given_baseline:

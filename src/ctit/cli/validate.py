@@ -7,7 +7,14 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit, print_problems
+from ctit.cli._common import (
+    ENGINE_HELP,
+    SPARK_CONF_HELP,
+    console,
+    engine_connection,
+    input_errors_exit,
+    print_problems,
+)
 from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
@@ -17,6 +24,8 @@ def validate(
     source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
+    engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
+    spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
     """Check a study against the data contract: tables, rows, patients and warnings.
 
@@ -28,16 +37,18 @@ def validate(
 
     from ctit.sources import read_source
 
+    con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         s = read_source(study, source)
+    counts = _counts(s, con)
 
     console.print(f"[bold]{escape(s.source)}[/bold]", highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("canonical table")
     table.add_column("rows", justify="right")
     table.add_column("patients", justify="right")
-    for name, df in s.tables():
-        table.add_row(escape(name), str(len(df)), str(df["patient_id"].nunique()))
+    for name, (rows, patients) in counts.items():
+        table.add_row(escape(name), str(rows), str(patients))
     files = Table(title="Input files", title_justify="left")
     for column in ("file", "read as", "rows", "SHA-256"):
         files.add_column(column, justify="right" if column == "rows" else "left")
@@ -49,3 +60,16 @@ def validate(
         print_problems(s.warnings, title=f"Warnings ({len(s.warnings)})")
     console.print(f"[green]OK[/green]: {len(s.patients)} patients; no input errors"
                   f"{f', {len(s.warnings)} warning(s)' if s.warnings else ''}.")
+
+
+def _counts(study, con) -> dict[str, tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """Rows and patients per canonical table, counted by the engine (`--engine`)."""
+    if con is None:
+        return {name: (len(df), int(df["patient_id"].nunique())) for name, df in study.tables()}
+    from ctit.engine.backend import study_tables
+
+    out = {}
+    for name, t in study_tables(con, study).items():
+        row = t.aggregate(rows=t.count(), patients=t.patient_id.nunique()).to_pandas().iloc[0]
+        out[name] = (int(row["rows"]), int(row["patients"]))
+    return out

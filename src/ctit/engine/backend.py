@@ -15,11 +15,73 @@ if TYPE_CHECKING:
     from ctit.engine.plan import Plan
 
 
-def connect(backend: str = "duckdb") -> ibis.BaseBackend:
+ENGINES = ("duckdb", "spark")
+
+
+def connect(backend: str = "duckdb", spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
     """A fresh connection; DuckDB in memory unless another backend is named."""
     if backend == "duckdb":
         return ibis.duckdb.connect()
+    if backend == "spark":
+        return connect_spark(spark_conf or {})
     raise ValueError(f"unknown backend {backend!r}; connect it with ibis and pass the connection")
+
+
+def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
+    """A Spark session as an Ibis backend: Spark Connect when SPARK_REMOTE is set, else a local
+    session (`local[*]`) unless `conf` names a master; `conf` holds Spark settings
+    (`--spark-conf key=value`). Workers run the driver's Python; Spark's own log is quiet."""
+    import os
+    import sys
+    import tempfile
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("ctit")
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        builder = builder.remote(remote)
+    else:
+        home = tempfile.mkdtemp(prefix="ctit-spark-")
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Spark's own start-up and progress lines are not the user's concern: errors only.
+        log4j = os.path.join(home, "log4j2.properties")
+        with open(log4j, "w", encoding="utf-8") as fh:
+            fh.write("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+                     "appender.console.type = Console\nappender.console.name = console\n"
+                     "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
+                     "appender.console.layout.pattern = %p %c: %m%n\n")
+        defaults = {
+            "spark.master": "local[*]",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "8",
+            "spark.sql.warehouse.dir": os.path.join(home, "warehouse"),
+            "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j2.configurationFile=file:{log4j}",
+            "spark.pyspark.python": sys.executable,
+        }
+        for key, value in {**defaults, **conf}.items():
+            builder = builder.config(key, value)
+    if remote:
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    if not remote:
+        session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session)
+
+
+def parse_conf(pairs: list[str] | None) -> dict[str, str]:
+    """`key=value` settings (`--spark-conf`), in order; a later key wins."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:

@@ -3,11 +3,17 @@
 On DuckDB (the default) a compiled plan of the same key is replayed when one is stored
 (`ctit.engine.plan`); otherwise the Ibis graph of `ctit.engine.analysis` is built, run and
 its plan stored. Any other engine (a user's connection, e.g. PySpark) always runs the graph.
+
+On DuckDB the row-level tables (graded labs, unused rows: as many rows as the input) stay in
+the engine: they are written by it (`write_rows`, ordered in SQL) and fetched into pandas
+only when a caller reads the attribute (a report listing them, a test). Only the per-patient
+and per-event tables come into Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -31,6 +37,61 @@ def patient_columns(protocol: Protocol) -> list[str]:
             + PATIENT_COLUMNS_TAIL)
 
 
+# Row-level results kept in the engine, and the order every listing of them uses.
+ROW_LEVEL = {"graded_labs": "source_row, direction NULLS LAST",
+             "unused_rows": '"table", source_row'}
+
+
+@dataclass
+class EngineRows:
+    """A row-level result still in DuckDB: `sql` selects it in its listing order."""
+
+    con: Any           # duckdb connection holding the tables `sql` reads
+    sql: str
+    owner: Any = None  # what keeps `con` open (an Ibis backend)
+
+    def fetch(self) -> pd.DataFrame:
+        from ctit.engine.arrow import to_pandas
+
+        return to_pandas(self.con.sql(self.sql).fetch_arrow_table())
+
+    def write(self, path: Path, fmt: str) -> None:
+        """Written by the engine: `csv` (header, comma, empty for missing) or `parquet`."""
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true, DELIMITER ','"
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY ({self.sql}) TO '{target}' ({options})")
+
+    def counts(self, column: str) -> dict[Any, int]:
+        return dict(self.con.sql(f'SELECT "{column}", count(*) FROM ({self.sql}) GROUP BY 1').fetchall())
+
+
+class _RowLevel:
+    """A `Derivations` field that may still be in the engine: fetched on first read."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> pd.DataFrame:
+        if obj is None:
+            raise AttributeError(self.name)  # no default for the dataclass
+        value = obj.__dict__[self.name]
+        if isinstance(value, EngineRows):
+            value = _as_listed(self.name, value.fetch())
+            obj.__dict__[self.name] = value
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+def _as_listed(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """A fetched row-level table typed as the pandas listings always were."""
+    if name == "unused_rows":
+        df = df.astype(object).where(df.notna(), None)
+        df["source_row"] = df.source_row.astype("int64")
+    return df
+
+
 @dataclass
 class Derivations:
     """Executed derivations, small enough for pandas: the statistics and reports read these."""
@@ -40,13 +101,42 @@ class Derivations:
     onsets: pd.DataFrame          # patient x response rule: onset and confirmation day
     reported_events: pd.DataFrame # patient x term: highest treatment-emergent grade
     other_lab_events: pd.DataFrame  # patient x other lab term: highest grade worse than baseline
-    graded_labs: pd.DataFrame     # every lab row with its CTCAE term and grade
+    graded_labs: pd.DataFrame = _RowLevel()     # type: ignore[assignment]  # every lab row with its CTCAE term and grade
     tpo_ra_courses: pd.DataFrame  # merged TPO-RA courses
-    unused_rows: pd.DataFrame     # input rows no protocol result uses: table, source_row, reason
+    unused_rows: pd.DataFrame = _RowLevel()     # type: ignore[assignment]  # input rows no result uses: table, source_row, reason
     categories: pd.DataFrame      # best-response categories in order (code, label, counts_as_response, color_key)
     visits: pd.DataFrame          # patient x weekly visit day: the count the landmark rule picks
     transfusions: pd.DataFrame    # every transfusion with counted_for_washout
     bleeding: pd.DataFrame        # every bleeding assessment with voids_{category}, voids_response
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A connection does not cross processes (figure workers): the rows go as pandas.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def in_engine(self, name: str) -> EngineRows | None:
+        """The row-level table `name` while it is still in the engine (not yet fetched)."""
+        value = self.__dict__.get(name)
+        return value if isinstance(value, EngineRows) else None
+
+    def write_rows(self, name: str, path: Path, fmt: str = "csv") -> None:
+        """Write a row-level table: by the engine while it is there, else from pandas."""
+        rows = self.in_engine(name)
+        if rows is not None:
+            rows.write(path, fmt)
+        elif fmt == "parquet":
+            getattr(self, name).to_parquet(path, index=False)
+        else:
+            getattr(self, name).to_csv(path, index=False, lineterminator="\n")
+
+    def unused_row_counts(self) -> dict[str, int]:
+        """Unused rows by input table (results.json `inputs`), counted where the rows are."""
+        rows = self.in_engine("unused_rows")
+        if rows is not None:
+            return {str(k): int(v) for k, v in rows.counts("table").items()}
+        return {str(k): int(v) for k, v in self.unused_rows.table.value_counts().items()}
 
 
 
@@ -60,24 +150,63 @@ EXCLUSION_REASONS = (
 )
 
 
-def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | None) -> dict[str, pd.DataFrame]:
+def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | None) -> dict[str, Any]:
+    """Fetched tables by name; on DuckDB the row-level ones as `EngineRows` (kept in the engine)."""
+    import ibis.expr.operations as ops
+
     from ctit.engine import backend
     from ctit.engine.analysis import build_derivations
 
+    own = con is None
     con = con or backend.connect()
     tables = backend.study_tables(con, study)
     expr = build_derivations(tables, protocol, con, plan)
-    return {name: backend.fetch(con, e, name, plan) for name, e in expr.items()}
+    out: dict[str, Any] = {}
+    for name, e in expr.items():
+        if own and name in ROW_LEVEL:
+            # A table the graph already stored is kept as it is; else it is stored once.
+            op = e.op()
+            if isinstance(op, ops.DatabaseTable):
+                table = op.name
+            else:
+                table = f"ctit_result_{name}"
+                backend.materialize(con, table, e, plan)
+            if plan is not None:
+                plan.steps.append(("keep", name, table))
+            out[name] = EngineRows(con.con, f'"{table}"', owner=con)
+        else:
+            out[name] = backend.fetch(con, e, name, plan)
+    return out
 
 
-def _unused_rows(engine: pd.DataFrame, study: Study) -> pd.DataFrame:
-    """One listing of every unused input row: those a reader could not map into the canonical
-    tables (e.g. SDTM tests ctit does not know) and those no derivation uses."""
+def _reader_unused(study: Study) -> pd.DataFrame:
     reader = pd.DataFrame(study.unused_rows, columns=["table", "source_row", "reason"])
     reader["canonical_table"] = None
+    return reader
+
+
+def _unused_rows(engine: Any, study: Study) -> Any:
+    """One listing of every unused input row: those a reader could not map into the canonical
+    tables (e.g. SDTM tests ctit does not know) and those no derivation uses."""
+    reader = _reader_unused(study)
+    if isinstance(engine, EngineRows):
+        import pyarrow as pa
+
+        schema = pa.schema([("table", pa.string()), ("source_row", pa.int64()), ("reason", pa.string()),
+                            ("canonical_table", pa.string())])
+        engine.con.register("ctit_reader_unused", pa.Table.from_pandas(reader, schema=schema, preserve_index=False))
+        sql = (f"SELECT \"table\", CAST(source_row AS BIGINT) AS source_row, reason, canonical_table "
+               f"FROM {engine.sql} UNION ALL SELECT * FROM ctit_reader_unused")
+        return EngineRows(engine.con, f"SELECT * FROM ({sql}) ORDER BY {ROW_LEVEL['unused_rows']}", engine.owner)
     both = pd.concat([engine.astype(object), reader.astype(object)], ignore_index=True)
     both["source_row"] = both.source_row.astype("int64")
     return both.sort_values(["table", "source_row"]).reset_index(drop=True)
+
+
+def _graded(run: Any) -> Any:
+    if isinstance(run, EngineRows):
+        return EngineRows(run.con, f"SELECT * FROM {run.sql} ORDER BY {ROW_LEVEL['graded_labs']}", run.owner)
+    return _ordered(run, ["source_row", "direction"])
 
 
 def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivations:
@@ -101,7 +230,7 @@ def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivatio
         onsets=_ordered(run["onsets"], ["patient_id", "category"]),
         reported_events=_ordered(run["reported_events"], ["patient_id", "term"]),
         other_lab_events=_ordered(run["other_lab_events"], ["patient_id", "term"]),
-        graded_labs=_ordered(run["graded_labs"], ["source_row", "direction"]),
+        graded_labs=_graded(run["graded_labs"]),
         tpo_ra_courses=_ordered(run["tpo_ra_courses"], ["patient_id", "course_start"]),
         unused_rows=_unused_rows(run["unused_rows"], study),
         categories=_ordered(run["categories"], ["order"]),

@@ -7,6 +7,11 @@ running the SQL a few tenths. So a run on DuckDB records its statements, and a l
 with the same key replays them. The key covers everything the SQL depends on; a change to
 any of it is a new plan. `CTIT_PLAN_CACHE=off` turns the cache off; `CTIT_CACHE_DIR` moves it
 (default: $XDG_CACHE_HOME/ctit or ~/.cache/ctit).
+
+A stored plan is replayed only if it still hashes to the digest stored with it: a plan
+edited or damaged after it was written is rebuilt. The digest guards against accidents and
+casual edits, not against someone able to rewrite both files; keep the cache directory
+private (it is the user's own, like any cache).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import pyarrow as pa
 from ctit.protocol import Protocol
 from ctit.study import Study
 
-FORMAT = 1  # of the stored plan; bump when this module changes what it stores
+FORMAT = 2  # of the stored plan; bump when this module changes what it stores
 
 
 @dataclass
@@ -60,13 +65,16 @@ def cache_dir() -> Path | None:
 
 @cache
 def _code_fingerprint() -> str:
-    """The engine's source and the knowledge files: the SQL is written from these."""
+    """The package's source, knowledge and protocol files: the SQL is written from these."""
     import ctit
 
     root = Path(ctit.__file__).parent
     h = hashlib.sha256()
-    for path in sorted([*root.glob("engine/*.py"), *root.glob("knowledge/*.csv")]):
-        h.update(path.name.encode())
+    # The whole package: the SQL depends on the engine, and on whatever it imports.
+    files = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".csv", ".yaml", ".json")
+             and "__pycache__" not in p.parts]
+    for path in sorted(files):
+        h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     for package in ("ibis-framework", "duckdb", "sqlglot", "pyarrow"):
         h.update(f"{package}={version(package)}".encode())
@@ -84,11 +92,22 @@ def load_plan(key: str) -> Plan | None:
     if folder is None or not (folder / key / "steps.json").is_file():
         return None
     try:
+        if (folder / key / "digest").read_text(encoding="utf-8").strip() != _digest(key, folder / key):
+            return None  # a plan changed after it was stored is rebuilt, never replayed
         steps = [tuple(s) for s in json.loads((folder / key / "steps.json").read_text(encoding="utf-8"))]
         memtables = {p.stem: pa.ipc.open_file(p).read_all() for p in (folder / key).glob("*.arrow")}
     except (OSError, ValueError, pa.ArrowException):
         return None  # an unreadable plan is rebuilt, never trusted
     return Plan(steps, memtables)  # type: ignore[arg-type]
+
+
+def _digest(key: str, folder: Path) -> str:
+    """What a stored plan must still hash to: its key, statements and in-memory tables."""
+    h = hashlib.sha256(key.encode())
+    for path in sorted(p for p in folder.iterdir() if p.name != "digest"):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def save_plan(key: str, plan: Plan) -> None:
@@ -103,6 +122,7 @@ def save_plan(key: str, plan: Plan) -> None:
         for name, table in plan.memtables.items():
             with pa.ipc.new_file(tmp / f"{name}.arrow", table.schema) as writer:
                 writer.write_table(table)
+        (tmp / "digest").write_text(_digest(key, tmp), encoding="utf-8")
         try:
             tmp.rename(folder / key)
         except OSError:  # another run stored the same plan first
@@ -111,24 +131,25 @@ def save_plan(key: str, plan: Plan) -> None:
         pass
 
 
-def replay(plan: Plan, study: Study) -> dict[str, pd.DataFrame]:
-    """Run a stored plan on DuckDB over `study`: the same tables the live run fetches."""
+def replay(plan: Plan, study: Study) -> dict[str, Any]:
+    """Run a stored plan on DuckDB over `study`: the same tables the live run returns (the
+    row-level ones kept in the engine, whose connection stays open for them)."""
     import duckdb
 
     from ctit.engine.arrow import arrow_table, to_pandas
+    from ctit.engine.derivations import EngineRows
 
     con = duckdb.connect()
-    try:
-        for name, df in study.tables():
-            con.register(f"ctit_{name}", arrow_table(df))
-        for name, table in plan.memtables.items():
-            con.register(name, table)
-        out = {}
-        for kind, name, sql in plan.steps:
-            if kind == "create":
-                con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
-            else:
-                out[name] = to_pandas(con.sql(sql).fetch_arrow_table())
-        return out
-    finally:
-        con.close()
+    for name, df in study.tables():
+        con.register(f"ctit_{name}", arrow_table(df))
+    for name, table in plan.memtables.items():
+        con.register(name, table)
+    out: dict[str, Any] = {}
+    for kind, name, sql in plan.steps:
+        if kind == "create":
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        elif kind == "keep":
+            out[name] = EngineRows(con, f'"{sql}"')
+        else:
+            out[name] = to_pandas(con.sql(sql).fetch_arrow_table())
+    return out

@@ -2,13 +2,16 @@
 
 Each parser takes a raw string column and returns a typed column; a cell that cannot be read
 becomes missing in the result and gets an error naming table, row, column and value, so one
-pass over the input reports everything.
+pass over the input reports everything. A check that fails on many rows lists the first
+`LISTED_PER_CHECK` of them and counts the rest in one more problem, so a million bad cells
+cost a few lines, not a million. Dates are read with the formats of the knowledge file
+`date_formats.csv`, tried in its order.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -17,9 +20,12 @@ from ctit import knowledge
 from ctit.errors import ProblemLog
 from ctit.readers.files import SOURCE_ROW
 
-# A time after the date (ISO 8601 'T' or a space) is dropped: only the date part is used
+LISTED_PER_CHECK = 20
+
+# ISO 8601 calendar date, optionally followed by a time: only the date part is used
 # (protocol section 11).
-_TIME_PART = re.compile(r"(?:T\d.*|\s.*)$")
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ].*)?$")
+_ISO_FORMAT = "%Y-%m-%d"
 # A five-digit whole number in a date column is an Excel date serial (days since 1899-12-30,
 # Excel's 1900 system), as a date cell formatted as a number exports; 10000-99999 is 1927-2173.
 _EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
@@ -34,6 +40,7 @@ class Cells:
         self.raw = raw
         self.log = log
         self.rows = raw[SOURCE_ROW].astype("Int64")
+        self._text: dict[str, pd.Series] = {}
 
     def has(self, column: str) -> bool:
         return column in self.raw.columns
@@ -42,17 +49,33 @@ class Cells:
         """Trimmed text; missing when the cell is empty or the column absent."""
         if column not in self.raw.columns:
             return pd.Series(pd.NA, index=self.raw.index, dtype="string")
-        s = self.raw[column].astype("string").str.strip()
-        return s.mask(s == "")
+        if column not in self._text:
+            s = self.raw[column].astype("string").str.strip()
+            self._text[column] = s.mask(s == "")
+        return self._text[column]
+
+    def lookup(self, column: str, find: Callable[[str], Any]) -> pd.Series:
+        """`find` applied to each distinct text of a column once (a knowledge lookup), mapped
+        back onto the rows: object values, missing where the cell is empty."""
+        s = self.text(column)
+        distinct = s.dropna().unique()
+        return s.map({v: find(v) for v in distinct}, na_action="ignore")
 
     def error_at(self, mask: pd.Series, column: str, message: str,
                  values: pd.Series | None = None) -> None:
         """One error per row where `mask` holds (message building is the one per-row loop)."""
+        hits = mask[mask.fillna(False)].index
+        if len(hits) == 0:
+            return
         shown = self.text(column) if values is None else values
-        for i in mask[mask.fillna(False)].index:
+        for i in hits[:LISTED_PER_CHECK]:
             value = shown.loc[i]
             self.log.error(self.table, message, int(self.rows.loc[i]), column,
                            None if pd.isna(value) else value)
+        if len(hits) > LISTED_PER_CHECK:
+            rest = len(hits) - LISTED_PER_CHECK
+            self.log.error(self.table, f"{rest} more row{'s' if rest != 1 else ''} with the same "
+                           f"problem, not listed: {message}", column=column)
 
     def require(self, column: str, what: str = "a value") -> None:
         """Error for each empty cell of a required column (the column itself is checked elsewhere)."""
@@ -90,16 +113,29 @@ class Cells:
         return out.round().astype("Int64")
 
     def date(self, column: str) -> pd.Series:
-        """A date in one of `knowledge.date_formats()` (ISO 8601 first; a time part is ignored)
-        or an Excel serial -> datetime64 at midnight."""
+        """A date in one of the accepted formats (knowledge `date_formats.csv`, in order; ISO
+        8601 YYYY-MM-DD first, a time part after the date is ignored) or an Excel serial ->
+        datetime64 at midnight."""
         s = self.text(column)
-        part = s.str.replace(_TIME_PART, "", regex=True)
         parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        # The date part of a date-time: before the first "T" or space.
+        date_part = s.str.split(r"[T ]", n=1, regex=True).str[0]
         for fmt in knowledge.date_formats():
-            parsed = parsed.fillna(pd.to_datetime(part, format=fmt, errors="coerce"))
-        serial = part.str.match(_EXCEL_SERIAL).fillna(False)
-        days = pd.to_numeric(part.where(serial).astype("object"), errors="coerce")
-        parsed = parsed.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
+            todo = s.notna() & parsed.isna()
+            if not todo.any():
+                break
+            if fmt == _ISO_FORMAT:
+                candidates = [s[todo].str.extract(_ISO_DATE, expand=False)]
+            else:
+                candidates = [s[todo], date_part[todo]]
+            for text in candidates:
+                got = pd.to_datetime(text, format=fmt, errors="coerce")
+                parsed = parsed.fillna(got.reindex(s.index)).astype("datetime64[ns]")
+        serial = (parsed.isna() & date_part.str.match(_EXCEL_SERIAL)).fillna(False).astype(bool)
+        if serial.any():
+            days = pd.to_numeric(date_part.where(serial).astype("object"), errors="coerce")
+            parsed = parsed.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
+        parsed = parsed.dt.normalize()
         bad = s.notna() & parsed.isna()
         self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05; "
                       "2024/03/05, 2024.03.05 and 2024年3月5日 are read too)")

@@ -1,10 +1,17 @@
-"""Files into raw tables: a CSV folder or an `.xlsx` workbook -> string tables with file row numbers.
+"""Files into raw tables: a folder of CSV or Parquet files, an `.xlsx` workbook or a DuckDB
+database file -> string tables with file row numbers.
 
 Data contract, "Input: a study folder": UTF-8 (a byte-order mark is accepted), comma, header
 row; column names case-insensitive (and trimmed here); one CSV per table or one sheet per
 table. Nothing is interpreted at this stage: every cell stays text (empty cells are missing),
 and each row carries `source_row`, its row number as a spreadsheet shows it (header = row 1).
 Blank rows are skipped but still counted, so row numbers stay those of the file.
+CSV and Parquet files and database tables are parsed by the engine (DuckDB: every column as
+text), so a file of millions of rows is never walked record by record in Python; a CSV file
+the engine cannot number exactly as a spreadsheet does (blank lines, a quoted or irregular
+header, rows of the wrong width, text that is not UTF-8) is read record by record instead,
+which reports its problems row by row. Parquet and database values are read as text too
+(the same checks then type them); their rows are numbered from 2, as if a header were row 1.
 An entirely empty file or sheet (no header row, no records) of an optional table is read like
 an absent table, with a warning; of a required table it is an error.
 """
@@ -171,6 +178,9 @@ def decode_csv(path: Path, table: str, log: ProblemLog) -> str | None:
 
 def read_csv_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
     """One CSV file -> raw table; None (with an error logged) when it is not UTF-8 text."""
+    fast = fast_csv(path)
+    if fast is not None:
+        return fast
     text = decode_csv(path, table, log)
     return None if text is None else read_csv_text(text, table, log)
 
@@ -195,6 +205,180 @@ def _table_for(name: str) -> str | None:
     return key if key in TABLES else None
 
 
+# --- Engine-side parsing -------------------------------------------------------------------
+# DuckDB parses and trims the cells and numbers the rows; Python sees only the finished
+# columns. Whatever the engine cannot number exactly as a spreadsheet does (blank lines,
+# header anomalies, rows of the wrong width, text that is not UTF-8) goes through the
+# record-by-record path above, which reports those problems precisely.
+
+_BLANK_LINES = (b"\n\n", b"\n\r\n", b"\r\r")
+
+
+def _header_cells(path: Path) -> list[str] | None:
+    """The header's names, or None when the engine cannot be trusted to read the file."""
+    import mmap
+
+    if path.stat().st_size == 0:
+        return None
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if mm[:1] in (b"\n", b"\r") or mm[:4] in (b"\xef\xbb\xbf\n", b"\xef\xbb\xbf\r"):
+            return None
+        if any(mm.find(b) != -1 for b in _BLANK_LINES):
+            return None
+        head = mm[: 1 << 16]
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return None
+        text = head[: exc.start].decode("utf-8-sig")
+    first = text.split("\n", 1)[0]
+    if first.count('"') % 2:
+        return None  # a quoted header cell spanning lines
+    names = [header_name(c) for c in next(csv.reader([first.rstrip("\r")]))]
+    if "" in names or len(set(names)) != len(names) or SOURCE_ROW in names:
+        return None
+    return names
+
+
+def _quoted(column: str) -> str:
+    """A column as SQL: a name is quoted; an expression (written by this module) kept."""
+    return column[1:] if column.startswith("=") else '"' + column.replace('"', '""') + '"'
+
+
+def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame:
+    """Cells of `relation` (a DuckDB table with `rowid` in file order; `names` maps contract
+    name -> column, or "=" and an SQL expression) trimmed, empty cells missing, blank records dropped; `source_row` =
+    rowid + 2 (the header is row 1)."""
+    cell = {n: f"nullif(trim(CAST({_quoted(c)} AS VARCHAR)), '')" for n, c in names.items()}
+    cols = [f'{e} AS "{n}"' for n, e in cell.items()]
+    blank = " AND ".join(f"{e} IS NULL" for e in cell.values()) or "FALSE"
+    sql = (f"SELECT {', '.join(cols + ['CAST(rowid + 2 AS BIGINT) AS source_row'])} "
+           f"FROM {relation} WHERE NOT ({blank}) ORDER BY rowid")
+    data = con.sql(sql).fetch_arrow_table()
+    return _arrow_strings(data)
+
+
+def _arrow_strings(data: Any) -> pd.DataFrame:
+    import pyarrow as pa
+
+    frame = data.to_pandas(types_mapper={pa.string(): pd.StringDtype(),
+                                         pa.large_string(): pd.StringDtype(),
+                                         pa.int64(): pd.Int64Dtype()}.get)
+    return frame
+
+
+def fast_csv(path: Path) -> pd.DataFrame | None:
+    """A CSV file parsed by the engine; None when it needs the record-by-record path."""
+    import duckdb
+
+    names = _header_cells(path)
+    if names is None:
+        return None
+    columns = "{" + ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names) + "}"
+    where = str(path).replace("'", "''")
+    options = (f"columns={columns}, header=true, auto_detect=false, delim=',', quote='\"', "
+               "escape='\"', encoding='utf-8'")
+    con = duckdb.connect()
+    try:
+        for extra in ("", ", null_padding=true, parallel=false"):
+            try:
+                con.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{where}', {options}{extra})")
+                break
+            except duckdb.Error:
+                continue
+        else:
+            return None
+        return engine_frame(con, "raw", {n: n for n in names})
+    finally:
+        con.close()
+
+
+def _typed_columns(table: str, columns: list[str], log: ProblemLog) -> dict[str, str]:
+    """Contract names of a typed source's columns (case-insensitive, trimmed), as a CSV
+    header is read: a repeated name is an error and only the first is read."""
+    out: dict[str, str] = {}
+    for i, column in enumerate(columns):
+        name = header_name(column)
+        if name in out:
+            log.error(table, f"column name appears twice (column {i + 1} repeats it); "
+                      "only the first is read", row=1, column=name)
+            continue
+        if name == SOURCE_ROW:
+            log.error(table, f"{SOURCE_ROW!r} is reserved for the row number in the file; rename "
+                      "the column", row=1, column=SOURCE_ROW)
+            continue
+        out[name] = column
+    return out
+
+
+def _typed_frame(con: Any, relation: str, table: str, log: ProblemLog) -> pd.DataFrame:
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {relation}")
+    described = con.execute("DESCRIBE raw").fetchall()
+    names = _typed_columns(table, [r[0] for r in described], log)
+    # A boolean column of a typed source is the contract's yes/no.
+    booleans = {r[0] for r in described if r[1] == "BOOLEAN"}
+    names = {n: (f"=CASE WHEN {_quoted(c)} THEN 'yes' WHEN NOT {_quoted(c)} THEN 'no' END"
+                 if c in booleans else c) for n, c in names.items()}
+    return engine_frame(con, "raw", names)
+
+
+def read_parquet_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:
+    """One Parquet file -> raw table: values as text, `source_row` = record number + 1."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        where = str(path).replace("'", "''")
+        return _typed_frame(con, f"read_parquet('{where}')", table, log)
+    except duckdb.Error as exc:
+        log.error(table, f"{path.name} cannot be read as a Parquet file: {str(exc).splitlines()[0]}")
+        return None
+    finally:
+        con.close()
+
+
+DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb")
+
+
+def read_database(path: Path) -> RawInput:
+    """A DuckDB database file with a table per contract table (table names case-insensitive).
+
+    Each table's rows are numbered in its stored order, from 2 (as if a header were row 1).
+    """
+    import duckdb
+
+    log = ProblemLog()
+    tables: dict[str, pd.DataFrame] = {}
+    inputs: list[InputFile] = []
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        log.error("study", f"{path.name} cannot be read as a DuckDB database: {str(exc).splitlines()[0]}")
+        return RawInput({}, [], log.problems, f"DuckDB database {path}")
+    digest = sha256_of(path)
+    try:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "ORDER BY table_name").fetchall()]
+        for name in names:
+            table = _table_for(name)
+            if table is None:
+                log.warn(name, f"table {name!r} is not a contract table ({', '.join(TABLES)}); it is not read")
+                continue
+            if table in tables:
+                log.error(table, f"two tables for the table (another is {name!r})")
+                continue
+            frame = _typed_frame(con, f'main."{name}"', table, log)
+            tables[table] = frame
+            inputs.append(InputFile(table, f"{path.name}#{name}", len(frame), digest))
+    finally:
+        con.close()
+    expected = {t: f"no table {t!r} in {path.name}" for t in TABLES}
+    inputs.sort(key=lambda i: TABLES.index(i.table))
+    return RawInput(tables, inputs, log.problems, f"DuckDB database {path}", expected)
+
+
 def read_folder(path: Path) -> RawInput:
     """A folder with one CSV per table (`patients.csv`, ...; file names case-insensitive)."""
     log = ProblemLog()
@@ -204,9 +388,9 @@ def read_folder(path: Path) -> RawInput:
     for f in sorted(path.iterdir()):
         if not f.is_file() or f.name.startswith("."):
             continue
-        table = _table_for(f.stem) if f.suffix.lower() == ".csv" else None
+        table = _table_for(f.stem) if f.suffix.lower() in (".csv", ".parquet") else None
         if table is None:
-            if f.suffix.lower() in (".csv", ".xlsx"):
+            if f.suffix.lower() in (".csv", ".xlsx", ".parquet"):
                 log.warn(f.stem, f"{f.name} is not a contract table ({', '.join(TABLES)}); "
                          "it is not read")
             continue
@@ -214,6 +398,17 @@ def read_folder(path: Path) -> RawInput:
             log.error(table, f"two files for the table: {found[table].name} and {f.name}")
             continue
         found[table] = f
+        if f.suffix.lower() == ".parquet":
+            parquet = read_parquet_file(f, table, log)
+            if parquet is not None:
+                tables[table] = parquet
+                inputs.append(InputFile(table, f.name, len(parquet), sha256_of(f)))
+            continue
+        fast = fast_csv(f)
+        if fast is not None:
+            tables[table] = fast
+            inputs.append(InputFile(table, f.name, len(fast), sha256_of(f)))
+            continue
         text = decode_csv(f, table, log)
         if text is None:
             continue
@@ -289,6 +484,8 @@ def read_raw(path: Path) -> RawInput:
         return read_folder(path)
     if path.suffix.lower() == ".xlsx":
         return read_workbook(path)
+    if path.suffix.lower() in DATABASE_SUFFIXES:
+        return read_database(path)
     log = ProblemLog()
     log.error("study", f"{path.name} is neither a folder of CSV files nor an .xlsx workbook")
     return RawInput({}, [], log.problems, str(path))

@@ -21,7 +21,8 @@ from functools import cache
 import pandas as pd
 
 from ctit import knowledge
-from ctit.readers.cells import Cells
+from ctit.errors import ProblemLog
+from ctit.readers.cells import LISTED_PER_CHECK, Cells
 
 PLT_MAX = 2000.0
 
@@ -40,6 +41,14 @@ def known_tests_text() -> str:
             "777-3 are accepted; see docs/input.md)")
 
 
+def _count_rest(table: str, n: int, column: str, what: str, log: ProblemLog) -> None:
+    """The rows of a check beyond those listed, counted in one problem."""
+    if n > LISTED_PER_CHECK:
+        rest = n - LISTED_PER_CHECK
+        log.error(table, f"{rest} more row{'s' if rest != 1 else ''} with the same problem, "
+                  f"not listed: {what}", column=column)
+
+
 def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     """The lab columns of one raw table: test, values and units (times are handled elsewhere).
 
@@ -49,7 +58,7 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     table = cells.table
     log = cells.log
     test_written = cells.text("test")
-    codes = test_written.map(knowledge.lab_test_code, na_action="ignore").astype("string")
+    codes = cells.lookup("test", knowledge.lab_test_code).astype("string")
     cells.require("test", "test name")
     cells.error_at(test_written.notna() & codes.isna(), "test",
                    f"unknown lab test; {known_tests_text()}. Remove rows of tests the analysis "
@@ -80,13 +89,14 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
             log.error(table, f"column 'unit' is missing; it is required for {', '.join(needing)}",
                       row=1, column="unit")
     else:
-        for i in no_factor[no_factor & required].index:
+        for i in no_factor[no_factor & required].index[:LISTED_PER_CHECK]:
             code, unit = codes.loc[i], unit_written.loc[i]
             accepted = ", ".join(accepted_units(code))
             message = (f"unit is required for {code}; accepted: {accepted}" if pd.isna(unit)
                        else f"unknown unit for {code}; accepted: {accepted}")
             log.error(table, message, int(cells.rows.loc[i]), "unit",
                       None if pd.isna(unit) else unit)
+        _count_rest(table, int((no_factor & required).sum()), "unit", "unit missing or unknown", log)
 
     # Non-required tests: one warning per (test, unit), not per row, to keep the listing readable.
     soft = no_factor & ~required & value.notna()
@@ -119,8 +129,10 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
         out["baseline_value"] = base * factor
 
     too_high = (out["test"] == "PLT") & out["unit"].notna() & (out["value"] > PLT_MAX)
-    for i in too_high[too_high.fillna(False)].index:
+    too_high = too_high.fillna(False)
+    for i in too_high[too_high].index[:LISTED_PER_CHECK]:
         log.error(table, f"platelet count {out.at[i, 'value']:g} x10^9/L after conversion from "
                   f"{unit_written.loc[i]} is outside 0-{PLT_MAX:g} x10^9/L; check the unit",
                   int(cells.rows.loc[i]), "value", cells.text("value").loc[i])
+    _count_rest(table, int(too_high.sum()), "value", "platelet count outside the range after conversion", log)
     return out

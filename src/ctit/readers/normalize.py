@@ -139,7 +139,7 @@ def _exposures(c: Cells) -> pd.DataFrame:
     drug = c.text("drug")
     c.require("drug", "drug name")
     given_role = c.choice("role", ROLES, "role")
-    entries = drug.map(knowledge.lookup_drug, na_action="ignore")
+    entries = c.lookup("drug", knowledge.lookup_drug)
     dict_role = entries.map(lambda e: e.role if e else pd.NA, na_action="ignore").astype("string")
     dict_name = entries.map(lambda e: e.drug if e else pd.NA, na_action="ignore").astype("string")
     role_written = c.text("role")

@@ -195,11 +195,11 @@ def check_study_drug_day0(exposures: TableTimes, study_drug: pd.Series, skip: se
     frame = pd.DataFrame({"pid": exposures.patient_id[given], "day": start.days[given],
                           "row": exposures.rows[given], "text": start.day_text[given]})
     first = frame.sort_values(["day", "row"]).drop_duplicates("pid")
+    first = first[(first.day != 0) & ~first.pid.astype(str).isin(list(skip))]
     for r in first.itertuples():
-        if str(r.pid) not in skip and r.day != 0:
-            log.error("exposures", f"the first study-drug record of patient {r.pid!r} starts on "
-                      f"day {r.day}; days count from the first study-drug dose, so it must "
-                      "start on day 0 (protocol section 1)", int(r.row), "start_day", r.text)
+        log.error("exposures", f"the first study-drug record of patient {r.pid!r} starts on "
+                  f"day {r.day}; days count from the first study-drug dose, so it must "
+                  "start on day 0 (protocol section 1)", int(r.row), "start_day", r.text)
 
 
 def check_end_after_start(table: str, start: pd.Series, end: pd.Series, rows: pd.Series,

@@ -94,6 +94,6 @@ def write_outputs(results: StudyResults, out: Path) -> list[Path]:
     safe_frame(patients_table(results)).to_csv(path, index=False, lineterminator="\n")
     written.append(path)
     path = out / "unused_rows.csv"
-    safe_frame(results.derivations.unused_rows).to_csv(path, index=False, lineterminator="\n")
+    results.derivations.write_rows("unused_rows", path, "csv")
     written.append(path)
     return written

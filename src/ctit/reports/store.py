@@ -77,7 +77,11 @@ def save_store(results: StudyResults, out: Path, generated: Any = None) -> list[
     written = []
     for name in _derivation_tables():
         path = folder / f"derivations_{name}.parquet"
-        _to_parquet(getattr(results.derivations, name), path)
+        if results.derivations.in_engine(name) is not None:
+            # Row-level tables are written by the engine, never pulled into pandas.
+            results.derivations.write_rows(name, path, "parquet")
+        else:
+            _to_parquet(getattr(results.derivations, name), path)
         written.append(path)
     for name, df in results.study.tables():
         path = folder / f"study_{name}.parquet"
