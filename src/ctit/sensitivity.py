@@ -130,7 +130,7 @@ def run_sensitivity(study: Study, base: Protocol, con: Any = None,
                                                 derive_graded_labs(tables["labs"], p))
             expr = build_derivations({**tables, "graded_labs": graded[g]}, p, con)
             done[key] = backend.fetch(con, expr["patients"], "patients")
-        rows.append(summarize_definition(d, done[key]))
+        rows.append({**summarize_definition(d, done[key]), "same_as_protocol": key == _rules_key(base)})
     out = pd.DataFrame(rows)
     base_orr = out.loc[out.key == "protocol", "orr_pct"].iloc[0]
     out["orr_difference"] = out.orr_pct - base_orr

@@ -30,7 +30,15 @@ def sensitivity_table(results: StudyResults) -> ReportTable:
                            f"Exact (Clopper-Pearson) {level}% confidence intervals. Each row re-derives every "
                            "patient's best response under one definition: the protocol as analysed, each other "
                            "protocol of the library, or the protocol with one parameter changed. ORR: the "
-                           "categories that count as a response under that definition. Exploratory."])
+                           "categories that count as a response under that definition. Exploratory.",
+                           *_other_responders(rows)])
+
+
+def _other_responders(rows: list[dict[str, Any]]) -> list[str]:
+    """A footnote for definitions whose ORR counts other categories than the protocol's."""
+    base = _base(rows)["orr_of"]
+    other = [f"{r['definition']}: {r['orr_of']}" for r in rows if r["orr_of"] != base]
+    return [f"ORR counts other categories than {base} under " + "; ".join(other) + "."] if other else []
 
 
 def sensitivity_text(results: StudyResults) -> str:
@@ -40,6 +48,8 @@ def sensitivity_text(results: StudyResults) -> str:
     known = [r for r in rows if r["orr_pct"] is not None]
     low = min(known, key=lambda r: r["orr_pct"])
     high = max(known, key=lambda r: r["orr_pct"])
-    return (f"Across {len(rows)} response definitions the ORR ranged from {fmt_pct(low['orr_pct'])}% "
+    same = sum(bool(r.get("same_as_protocol")) and r["key"] != "protocol" for r in rows)
+    restated = f" ({same} of them restating the protocol's own value)" if same else ""
+    return (f"Across {len(rows)} response definitions{restated} the ORR ranged from {fmt_pct(low['orr_pct'])}% "
             f"({low['definition']}) to {fmt_pct(high['orr_pct'])}% ({high['definition']}); under the protocol "
             f"as analysed it was {fmt_pct(base['orr_pct'])}% ({base['orr_n']} of {base['n']} patients).")
