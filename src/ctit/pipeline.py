@@ -17,10 +17,11 @@ from ctit.results import StudyResults, analyze_study
 def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None = None,
                  overrides: list[str] | None = None, *, source: str = "study",
                  formats: tuple[str, ...] | None = None, con: Any = None,
-                 progress: bool | None = None) -> tuple[StudyResults, list[Path]]:
+                 progress: bool | None = None, sensitivity: bool = False) -> tuple[StudyResults, list[Path]]:
     """Analyse the study at `study_path` (read with the `source` reader) into `out`.
 
     `progress`: show what is being done (default: only when stdout is a terminal).
+    `sensitivity`: also run the definition-sensitivity analysis (ctit.sensitivity) and report it.
     """
     from ctit.output import relocate, staged_output
 
@@ -28,13 +29,14 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
     # The output folder is locked and checked before the analysis; it is replaced only
     # once every file is written (ctit.output).
     with staged_output(Path(out), "analyze") as staging:
-        results, written = _analyze_into(study_path, staging, protocol, source, formats, con, progress)
+        results, written = _analyze_into(study_path, staging, protocol, source, formats, con, progress,
+                                         sensitivity)
     return results, relocate(written, staging, Path(out))
 
 
 def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
                   formats: tuple[str, ...] | None, con: Any,
-                  progress: bool | None) -> tuple[StudyResults, list[Path]]:
+                  progress: bool | None, sensitivity: bool = False) -> tuple[StudyResults, list[Path]]:
     from ctit.output import report_time
     from ctit.reports import DEFAULT_FORMATS, write_reports
     from ctit.sources import read_source
@@ -65,6 +67,12 @@ def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
                 spinner.update(f"Deriving and testing ({len(study.patients)} patients, {rows} rows "
                                f"read and checked in {time.perf_counter() - started:.1f} s)")
             results = analyze_study(study, protocol, con)
+            if sensitivity:
+                from ctit.results import add_sensitivity
+
+                if spinner is not None:
+                    spinner.update("Sensitivity: the response under each definition")
+                add_sensitivity(results, con)
             if spinner is not None:
                 console_time = time.perf_counter() - started
                 spinner.update(f"Writing ({console_time:.1f} s so far)")

@@ -44,6 +44,8 @@ class StudyResults:
     subgroups: list[dict[str, Any]] = field(default_factory=list)
     # The engine's best-response categories in order (code, label, counts_as_response, color_key).
     categories: list[dict[str, Any]] = field(default_factory=list)
+    # `ctit analyze --sensitivity`: one row per response definition (ctit.sensitivity), or None.
+    sensitivity: list[dict[str, Any]] | None = None
     version: str = __version__
 
     @property
@@ -69,6 +71,8 @@ class StudyResults:
             "categories": self.categories,
             "inputs": self.inputs,
             "warnings": self.warnings,
+            # Only when asked for, so results.json keeps the contract's keys otherwise.
+            **({} if self.sensitivity is None else {"sensitivity": self.sensitivity}),
         }
 
 
@@ -212,3 +216,16 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
         study=study,
         kaplan_meier=km,
     )
+
+
+def add_sensitivity(results: StudyResults, con: Any = None) -> StudyResults:
+    """The definition-sensitivity table (ctit.sensitivity) on `results`: the study already read,
+    the protocol's own per-patient table reused for its row."""
+    from ctit.sensitivity import run_sensitivity
+
+    table = run_sensitivity(results.study, results.protocol, con, patients=results.patients)
+    # Python scalars at full precision, None for missing: as results.json will hold them.
+    table = table.astype("object").where(table.notna(), None)
+    results.sensitivity = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                           for row in table.to_dict("records")]
+    return results

@@ -35,20 +35,31 @@ class Definition:
     group: str        # "protocol", "library" or the varied parameter
     label: str
     protocol: Protocol
+    changed: str = ""  # what differs from the protocol as analysed, in words
 
 
 def sensitivity_definitions(base: Protocol) -> list[Definition]:
     """The protocol, the library and the variations, in that order."""
-    out = [Definition("protocol", "protocol", f"{base.name} (as analysed)", base)]
+    out = [Definition("protocol", "protocol", f"{base.name} (as analysed)", base, "none (main analysis)")]
     for name in BUNDLED:
         if name != base.name:
-            out.append(Definition(f"library:{name}", "library", name, load_protocol(name)))
+            lib = load_protocol(name)
+            out.append(Definition(f"library:{name}", "library", name, lib, _differences(base, lib)))
     params = base.as_dict()
     for name, values in VARIATIONS:
         for value in values:
             p = load_protocol(overrides={**params, name: value})
-            out.append(Definition(f"{name}={value}", name, f"{name} = {value}", p))
+            changed = (f"none ({name} = {value} as analysed)" if params[name] == value
+                       else f"{name}: {params[name]} \u2192 {value}")
+            out.append(Definition(f"{name}={value}", name, f"{name} = {value}", p, changed))
     return out
+
+
+def _differences(base: Protocol, other: Protocol) -> str:
+    """The parameters in which `other` differs from `base`, by name."""
+    a, b = base.as_dict(), other.as_dict()
+    names = [k for k in b if k not in ("name", "title", "reference", "not_encoded") and a.get(k) != b[k]]
+    return "library protocol; differs in " + ", ".join(names) if names else "library protocol; same rules"
 
 
 def _grading_key(p: Protocol) -> tuple[Any, ...]:
@@ -75,7 +86,8 @@ def summarize_definition(d: Definition, patients: pd.DataFrame) -> dict[str, Any
     n = int(len(inc))
     best = inc.best_response.astype(str)
     responders = [r.category for r in p.response_rules if r.counts_as_response]
-    row: dict[str, Any] = {"key": d.key, "group": d.group, "definition": d.label, "protocol": p.name,
+    row: dict[str, Any] = {"key": d.key, "group": d.group, "definition": d.label, "changed": d.changed,
+                           "protocol": p.name,
                            "ctcae_version": p.ctcae_version, "n": n}
     for code in ("CR", "PR"):
         r = _rate(int((best == code).sum()), n, p.ci_level)
@@ -93,9 +105,12 @@ def summarize_definition(d: Definition, patients: pd.DataFrame) -> dict[str, Any
 
 
 def run_sensitivity(study: Study, base: Protocol, con: Any = None,
-                    definitions: list[Definition] | None = None) -> pd.DataFrame:
+                    definitions: list[Definition] | None = None,
+                    patients: pd.DataFrame | None = None) -> pd.DataFrame:
     """The study under every definition (default: `sensitivity_definitions(base)`): one row per
-    definition (see `summarize_definition`); identical definitions are derived once."""
+    definition (see `summarize_definition`); identical definitions are derived once.
+    `patients`: the per-patient table already derived under `base` (the main analysis), reused
+    for every definition with the same rules."""
     from ctit.engine import backend
     from ctit.engine.analysis import build_derivations, derive_graded_labs
 
@@ -103,7 +118,7 @@ def run_sensitivity(study: Study, base: Protocol, con: Any = None,
     tables = backend.study_tables(con, study)
     definitions = definitions or sensitivity_definitions(base)
     graded: dict[tuple[Any, ...], Any] = {}
-    done: dict[str, pd.DataFrame] = {}
+    done: dict[str, pd.DataFrame] = {} if patients is None else {_rules_key(base): patients}
     rows = []
     for d in definitions:
         p = d.protocol
@@ -115,7 +130,7 @@ def run_sensitivity(study: Study, base: Protocol, con: Any = None,
                                                 derive_graded_labs(tables["labs"], p))
             expr = build_derivations({**tables, "graded_labs": graded[g]}, p, con)
             done[key] = backend.fetch(con, expr["patients"], "patients")
-        rows.append(summarize_definition(d, done[key]))
+        rows.append({**summarize_definition(d, done[key]), "same_as_protocol": key == _rules_key(base)})
     out = pd.DataFrame(rows)
     base_orr = out.loc[out.key == "protocol", "orr_pct"].iloc[0]
     out["orr_difference"] = out.orr_pct - base_orr

@@ -37,6 +37,10 @@ def analyze(
              "results.json and patients.csv are always written."),
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
+    sensitivity: bool = typer.Option(
+        False, "--sensitivity",
+        help="Also report CR, PR and ORR under the library's definitions and one-at-a-time variations "
+             "(as `ctit sensitivity`): a results.json key and a report section."),
     engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
     spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
@@ -52,7 +56,7 @@ def analyze(
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
-                                        con=con)
+                                        con=con, sensitivity=sensitivity)
     if not quiet:
         from ctit.reports.terminal import render_summary
 

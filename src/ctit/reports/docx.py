@@ -235,7 +235,18 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     doc.add_page_break()
     doc.add_heading("Figures", level=2)
     for f in figures:
-        add_figure(doc, f)
+        if f.key != "tornado":
+            add_figure(doc, f)
+    if r.sensitivity:
+        from ctit.reports.sensitivity import TITLE, sensitivity_table, sensitivity_text
+
+        doc.add_page_break()
+        doc.add_heading(TITLE, level=2)
+        doc.add_paragraph(sensitivity_text(r))
+        add_table(doc, sensitivity_table(r), len(DOCX_TABLES) + 1)
+        for f in figures:
+            if f.key == "tornado":
+                add_figure(doc, f)
     doc.add_heading("Abbreviations", level=2)
     doc.add_paragraph(ABBREVIATIONS)
     return doc

@@ -572,6 +572,13 @@ def _omitted_subgroups(results: StudyResults) -> str:
             f"{'s' if len(left_out) != 1 else ''}; see the subgroup table).")
 
 
+def fig_tornado(results: StudyResults) -> Figure:
+    """The ORR under each definition of `results.sensitivity` (ctit.sensitivity.tornado_figure)."""
+    from ctit.sensitivity import tornado_figure
+
+    return tornado_figure(pd.DataFrame(results.sensitivity))
+
+
 # ---------------------------------------------------------------- registry and rendering
 
 FigureFn = Callable[["StudyResults"], "Figure"]
@@ -602,11 +609,20 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
     ("waterfall", "Best platelet change from baseline", fig_waterfall, lambda r: (
         f"Highest platelet count on days 1\u2013{r.protocol.followup_end_day} minus the baseline count, per included "
         "patient, coloured by best response.")),
+    ("tornado", "Overall response rate by response definition", fig_tornado, lambda r: (
+        "ORR under each library protocol and one-at-a-time variation of the protocol's parameters, as a bar from "
+        f"the ORR of the protocol as analysed (vertical line); horizontal lines: exact Clopper-Pearson {_level(r)}% "
+        "CIs. Blue: higher, orange: lower than the protocol's ORR.")),
 )
+
+# Figures drawn only when their results are there (the rest always are).
+OPTIONAL_FIGURES: dict[str, Callable[["StudyResults"], bool]] = {
+    "tornado": lambda r: bool(getattr(r, "sensitivity", None)),
+}
 
 
 # Report order: efficacy figures first, then subgroups, then the per-patient course.
-FIGURE_ORDER = ("flow", "trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer")
+FIGURE_ORDER = ("flow", "trajectories", "paired", "waterfall", "cumulative_cr", "forest", "swimmer", "tornado")
 FIGURES = tuple(sorted(FIGURES, key=lambda f: FIGURE_ORDER.index(f[0])))
 
 
@@ -672,12 +688,14 @@ def figure_pool(workers: int | None = None) -> Iterator[Any]:
 def start_figures(results: StudyResults, *, png: bool = True, pool: Any = None) -> Callable[[], list[RenderedFigure]]:
     """Begin drawing every figure (PNG at 300 dpi and SVG text); the returned function waits
     for them and gives them in report order. Without a pool they are drawn here and now."""
+    # Optional figures come last in FIGURE_ORDER, so leaving one out renumbers none.
+    indices = [i for i, f in enumerate(FIGURES) if OPTIONAL_FIGURES.get(f[0], lambda r: True)(results)]
     if pool is None:
         _warm()
-        figures = [_render(results, i, png) for i in range(len(FIGURES))]
+        figures = [_render(results, i, png) for i in indices]
         return lambda: figures
     payload = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-    job = pool.map_async(_render_task, [(payload, i, png) for i in range(len(FIGURES))], chunksize=1)
+    job = pool.map_async(_render_task, [(payload, i, png) for i in indices], chunksize=1)
     return job.get
 
 

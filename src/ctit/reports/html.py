@@ -133,8 +133,13 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
         ("subgroups", "Exploratory subgroups", table_html(t["subgroups"], next(n)) + fig("forest")),
         ("safety", "Safety", table_html(t["safety"], next(n))),
         ("course", "Individual courses", fig("swimmer") + table_html(t["listing"], next(n), css="listing")),
-        ("provenance", "Provenance", _provenance(r, t)),
     ]
+    if r.sensitivity:
+        from ctit.reports.sensitivity import TITLE, sensitivity_table, sensitivity_text
+
+        sections.append(("sensitivity", TITLE, f"<p>{_e(sensitivity_text(r))}</p>"
+                         + table_html(sensitivity_table(r), next(n)) + fig("tornado")))
+    sections.append(("provenance", "Provenance", _provenance(r, t)))
     nav = "<nav><ol>" + "".join(f"<li><a href='#{k}'>{_e(title)}</a></li>" for k, title, _ in sections) + "</ol></nav>"
     body = "".join(f"<section id='{k}'><h2>{_e(title)}</h2>{content}</section>" for k, title, content in sections)
     title = f"{r.protocol.title}: study report"
