@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import pyarrow.compute as pc
+import pytest
 from typer.testing import CliRunner
 
 from ctit.cli import app
@@ -65,3 +66,19 @@ def test_the_comparator_recovers_the_spontaneous_recovery_rate(tmp_path: Path) -
     assert abs(orr - rate) <= 3 * math.sqrt(rate * (1 - rate) / k)
     # The treated arm (ATRA, about 60% recover) is analysed beside it, apart from it.
     assert summary["treated"]["response"]["orr"]["n"] / summary["treated"]["cohort"]["included"] > 0.45
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_an_omop_study_derives_the_same_patients_on_spark(tmp_path: Path, spark_con) -> None:
+    """The OMOP reader runs on DuckDB and hands the canonical tables to the derivations,
+    which then run on Spark (docs/omop.md, "On Spark"): the same patients.csv."""
+    from ctit.pipeline import run_analysis
+
+    cdm = tmp_path / "cdm"
+    _ok(["synth", str(cdm), "-n", "60", "--seed", "9", "--format", "omop"])
+    run_analysis(cdm, tmp_path / "duckdb", None, [], source="omop", formats=(), con=None)
+    run_analysis(cdm, tmp_path / "spark", None, [], source="omop", formats=(), con=spark_con)
+    duck = (tmp_path / "duckdb" / "patients.csv").read_text()
+    assert duck.count("\n") == 61
+    assert duck == (tmp_path / "spark" / "patients.csv").read_text()
