@@ -15,7 +15,7 @@ beside the tables says that patient_id is person_source_value, so the study roun
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
