@@ -15,7 +15,7 @@ beside the tables says that patient_id is person_source_value, so the study roun
 from __future__ import annotations
 
 import csv
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -91,158 +91,199 @@ def _loinc_codes() -> dict[str, str]:
     return out
 
 
-def _date(anchor: date, day: Any) -> str | None:
-    return None if pd.isna(day) else (anchor + timedelta(days=int(day))).isoformat()
+def _iso(d: pd.Series) -> pd.Series:
+    """Dates as ISO strings, missing ones as None."""
+    return d.dt.strftime("%Y-%m-%d").astype(object).where(d.notna(), None)
+
+
+def _num(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype(object).where(s.notna(), None)
+
+
+def _opt(s: pd.Series) -> pd.Series:
+    return s.astype(object).where(s.notna(), None)
 
 
 def omop_frames(study: Study, *, index_date: str = "2024-01-01") -> dict[str, pd.DataFrame]:
-    """The study as OMOP CDM 5.4 tables (module docstring), by lower-case table name."""
+    """The study as OMOP CDM 5.4 tables (module docstring), by lower-case table name.
+    Column operations on whole tables; only the distinct concepts are looped over."""
     v = _Vocabulary()
-    default = date.fromisoformat(index_date)
+    default = pd.Timestamp(date.fromisoformat(index_date))
     pts = study.patients.sort_values("source_row", kind="stable").reset_index(drop=True)
-    person_of = {pid: i + 1 for i, pid in enumerate(pts.patient_id)}
-    anchor_of = {pid: (date.fromisoformat(str(d)[:10]) if pd.notna(d) else default)
-                 for pid, d in zip(pts.patient_id, pts.index_date)}
+    person_of = pd.Series(range(1, len(pts) + 1), index=pts.patient_id.to_numpy(), dtype="int64")
+    anchors = pd.to_datetime(pts.index_date.astype("string").str[:10], errors="coerce").fillna(default)
+    anchor_of = pd.Series(anchors.to_numpy(), index=pts.patient_id.to_numpy())
 
-    def when(pid: str, day: Any) -> str | None:
-        return _date(anchor_of[pid], day)
+    def known(df: pd.DataFrame, day: str) -> pd.DataFrame:
+        return df[df.patient_id.isin(person_of.index) & df[day].notna()].reset_index(drop=True)
 
-    person, measurement, observation, condition = [], [], [], []
-    for pid, r in zip(pts.patient_id, pts.itertuples()):
-        a = anchor_of[pid]
-        gender = GENDER.get(str(r.sex)) if pd.notna(r.sex) else None
-        if gender:
-            v.add(gender[1], "Gender", "Gender", gender[1][0], "Gender", gender[0])
-        birth = None
-        if pd.notna(r.age_years):
-            years = int(r.age_years)
-            try:
-                birth = a.replace(year=a.year - years)
-            except ValueError:   # 29 February
-                birth = a.replace(year=a.year - years, day=28)
-        person.append({"person_id": person_of[pid], "gender_concept_id": gender[0] if gender else 0,
-                       "year_of_birth": birth.year if birth else None,
-                       "month_of_birth": birth.month if birth else None,
-                       "day_of_birth": birth.day if birth else None,
-                       "race_concept_id": 0, "ethnicity_concept_id": 0,
-                       "person_source_value": pid,
-                       "gender_source_value": r.sex if pd.notna(r.sex) else None})
-        for value, (cid, code, name), unit in ((r.height_cm, HEIGHT, "cm"), (r.weight_kg, WEIGHT, "kg")):
-            if pd.notna(value):
-                v.add(name, "Measurement", "LOINC", code, "Clinical Observation", cid)
-                u = UNITS[unit]
-                v.add(u[2], "Unit", "UCUM", u[1], "Unit", u[0])
-                measurement.append({"person_id": person_of[pid], "measurement_concept_id": cid,
-                                    "measurement_date": a.isoformat(), "value_as_number": float(value),
-                                    "unit_concept_id": u[0], "unit_source_value": unit})
-        if pd.notna(r.tumor_type):
-            root = v.add(SOLID_TUMOR[2], "Condition", "SNOMED", SOLID_TUMOR[1], "Clinical Finding", SOLID_TUMOR[0])
-            cid = v.add(str(r.tumor_type), "Condition", "ctit", "tumor:" + str(r.tumor_type).lower(),
-                        "Tumor type")
-            v.ancestors.add((root, cid))
-            condition.append({"person_id": person_of[pid], "condition_concept_id": cid,
-                              "condition_start_date": (a - timedelta(days=1)).isoformat(),
-                              "condition_source_value": str(r.tumor_type)})
-        if pd.notna(r.pre_therapy_platelets):
-            cid = v.add("Platelet count before the causative cancer therapy", "Observation", "ctit",
-                        "pre_therapy_platelets", "Patient fact")
-            observation.append({"person_id": person_of[pid], "observation_concept_id": cid,
-                                "observation_date": a.isoformat(),
-                                "value_as_number": float(r.pre_therapy_platelets),
-                                "observation_source_value": "pre_therapy_platelets"})
+    def when(pid: pd.Series, day: pd.Series) -> pd.Series:
+        at = pd.Series(anchor_of.reindex(pid).to_numpy()) + pd.to_timedelta(
+            pd.to_numeric(day, errors="coerce").to_numpy(), unit="D")
+        return _iso(at)
 
-    drug = []
-    atc = None
-    for r in study.exposures.itertuples():
-        if r.patient_id not in person_of or pd.isna(r.start_day) or r.role == "other":
+    pid = pts.patient_id
+    a = pd.Series(anchors.to_numpy())
+    for sex in pts.sex.dropna().unique():
+        if str(sex) in GENDER:
+            g = GENDER[str(sex)]
+            v.add(g[1], "Gender", "Gender", g[1][0], "Gender", g[0])
+    gender = pts.sex.map(lambda x: GENDER.get(str(x), (0,))[0] if pd.notna(x) else 0)
+    years = pd.to_numeric(pts.age_years, errors="coerce")
+    by = a.dt.year - years
+    leap = (by % 4 == 0) & ((by % 100 != 0) | (by % 400 == 0))
+    bd = a.dt.day.where(~((a.dt.month == 2) & (a.dt.day == 29) & ~leap), 28)   # 29 February
+    has_birth = years.notna()
+    person = pd.DataFrame({
+        "person_id": person_of.to_numpy(), "gender_concept_id": gender.astype("int64"),
+        "year_of_birth": by.where(has_birth).astype("Int64"),
+        "month_of_birth": a.dt.month.where(has_birth).astype("Int64"),
+        "day_of_birth": bd.where(has_birth).astype("Int64"),
+        "race_concept_id": 0, "ethnicity_concept_id": 0, "person_source_value": pid.to_numpy(),
+        "gender_source_value": _opt(pts.sex)})
+
+    body = []
+    for column, (cid, code, name), unit in (("height_cm", HEIGHT, "cm"), ("weight_kg", WEIGHT, "kg")):
+        have = pts[column].notna()
+        if not have.any():
             continue
-        name = str(r.drug_name)
+        v.add(name, "Measurement", "LOINC", code, "Clinical Observation", cid)
+        u = UNITS[unit]
+        v.add(u[2], "Unit", "UCUM", u[1], "Unit", u[0])
+        body.append(pd.DataFrame({
+            "_order": pts.index[have] * 2 + len(body), "person_id": person_of.to_numpy()[have],
+            "measurement_concept_id": cid, "measurement_date": _iso(a[have]),
+            "value_as_number": pts.loc[have, column].astype(float).to_numpy(),
+            "unit_concept_id": u[0], "unit_source_value": unit}))
+    body_df = (pd.concat(body).sort_values("_order", kind="stable").drop(columns="_order")
+               if body else pd.DataFrame())
+
+    condition = pd.DataFrame()
+    have = pts.tumor_type.notna()
+    if have.any():
+        root = v.add(SOLID_TUMOR[2], "Condition", "SNOMED", SOLID_TUMOR[1], "Clinical Finding", SOLID_TUMOR[0])
+        tumors = {}
+        for t in pts.tumor_type[have].astype(str).unique():
+            tumors[t] = v.add(t, "Condition", "ctit", "tumor:" + t.lower(), "Tumor type")
+            v.ancestors.add((root, tumors[t]))
+        condition = pd.DataFrame({
+            "person_id": person_of.to_numpy()[have],
+            "condition_concept_id": pts.tumor_type[have].astype(str).map(tumors).to_numpy(),
+            "condition_start_date": _iso(a[have] - pd.Timedelta(days=1)),
+            "condition_source_value": pts.tumor_type[have].astype(str).to_numpy()})
+
+    observation = []
+    have = pts.pre_therapy_platelets.notna()
+    if have.any():
+        cid = v.add("Platelet count before the causative cancer therapy", "Observation", "ctit",
+                    "pre_therapy_platelets", "Patient fact")
+        observation.append(pd.DataFrame({
+            "person_id": person_of.to_numpy()[have], "observation_concept_id": cid,
+            "observation_date": _iso(a[have]),
+            "value_as_number": pts.pre_therapy_platelets[have].astype(float).to_numpy(),
+            "observation_source_value": "pre_therapy_platelets"}))
+
+    ex = study.exposures
+    ex = known(ex[ex.role != "other"], "start_day")
+    drug_cid: dict[str, int] = {}
+    atc = None
+    for name in ex.drug_name.astype(str).unique():
         if name in SOURCE_ONLY_DRUGS:
-            cid = 0
-        else:
-            cid = v.add(name, "Drug", "RxNorm", "ingredient:" + name.lower(), "Ingredient", KNOWN_DRUGS.get(name))
-            if r.role == "anticancer":
-                atc = atc or v.add("ANTINEOPLASTIC AGENTS", "Drug", "ATC", "L01", "ATC 2nd", standard="C")
-                v.ancestors.add((atc, cid))
-        drug.append({"person_id": person_of[r.patient_id], "drug_concept_id": cid,
-                     "drug_exposure_start_date": when(r.patient_id, r.start_day),
-                     "drug_exposure_end_date": when(r.patient_id, r.end_day),
-                     "drug_type_concept_id": EHR,
-                     "quantity": None if pd.isna(r.dose) else float(r.dose),
-                     "route_concept_id": 0, "drug_source_value": r.drug,
-                     "dose_unit_source_value": None if pd.isna(r.dose_unit) else r.dose_unit})
+            drug_cid[name] = 0
+            continue
+        drug_cid[name] = v.add(name, "Drug", "RxNorm", "ingredient:" + name.lower(), "Ingredient",
+                               KNOWN_DRUGS.get(name))
+    for name in ex.drug_name[ex.role == "anticancer"].astype(str).unique():
+        if name not in SOURCE_ONLY_DRUGS:
+            atc = atc or v.add("ANTINEOPLASTIC AGENTS", "Drug", "ATC", "L01", "ATC 2nd", standard="C")
+            v.ancestors.add((atc, drug_cid[name]))
+    drug = pd.DataFrame({
+        "person_id": ex.patient_id.map(person_of).to_numpy(),
+        "drug_concept_id": ex.drug_name.astype(str).map(drug_cid).to_numpy(),
+        "drug_exposure_start_date": when(ex.patient_id, ex.start_day),
+        "drug_exposure_end_date": when(ex.patient_id, ex.end_day),
+        "drug_type_concept_id": EHR, "quantity": _num(ex.dose), "route_concept_id": 0,
+        "drug_source_value": ex.drug.to_numpy(), "dose_unit_source_value": _opt(ex.dose_unit)})
 
     loinc = _loinc_codes()
-    for r in study.labs.itertuples():
-        if r.patient_id not in person_of or pd.isna(r.day) or pd.isna(r.value):
-            continue
-        known = KNOWN_LABS.get(r.test)
-        code = known[1] if known else loinc.get(r.test, "ctit:" + str(r.test))
-        vocab = "LOINC" if known or r.test in loinc else "ctit"
-        cid = v.add(known[2] if known else knowledge.lab_tests()[r.test].name if r.test in knowledge.lab_tests()
-                    else str(r.test), "Measurement", vocab, code, "Lab Test", known[0] if known else None)
-        converted = pd.notna(r.unit) and r.unit in UNITS
-        if converted:
-            u = UNITS[r.unit]
-            v.add(u[2], "Unit", "UCUM", u[1], "Unit", u[0])
-        measurement.append({
-            "person_id": person_of[r.patient_id], "measurement_concept_id": cid,
-            "measurement_date": when(r.patient_id, r.day),
-            "value_as_number": float(r.value if converted else r.value_as_written),
-            "unit_concept_id": UNITS[r.unit][0] if converted else 0,
-            "range_low": None if pd.isna(r.lln) else float(r.lln),
-            "range_high": None if pd.isna(r.uln) else float(r.uln),
-            "unit_source_value": r.unit if converted else (None if pd.isna(r.unit_as_written) else r.unit_as_written),
-            "measurement_source_value": r.test_as_written})
+    tests = knowledge.lab_tests()
+    labs = known(study.labs, "day")
+    labs = labs[labs.value.notna()].reset_index(drop=True)
+    lab_cid: dict[str, int] = {}
+    for test in labs.test.unique():
+        k = KNOWN_LABS.get(test)
+        code = k[1] if k else loinc.get(test, "ctit:" + str(test))
+        vocab = "LOINC" if k or test in loinc else "ctit"
+        lab_cid[test] = v.add(k[2] if k else tests[test].name if test in tests else str(test),
+                              "Measurement", vocab, code, "Lab Test", k[0] if k else None)
+    converted = labs.unit.notna() & labs.unit.isin(list(UNITS))
+    for unit in labs.unit[converted].unique():
+        u = UNITS[unit]
+        v.add(u[2], "Unit", "UCUM", u[1], "Unit", u[0])
+    lab_df = pd.DataFrame({
+        "person_id": labs.patient_id.map(person_of).to_numpy(),
+        "measurement_concept_id": labs.test.map(lab_cid).to_numpy(),
+        "measurement_date": when(labs.patient_id, labs.day),
+        "value_as_number": pd.to_numeric(labs.value.where(converted, labs.value_as_written)).astype(float).to_numpy(),
+        "unit_concept_id": labs.unit.map(lambda u: UNITS[u][0] if u in UNITS else 0).where(converted, 0)
+        .astype("int64").to_numpy(),
+        "range_low": _num(labs.lln), "range_high": _num(labs.uln),
+        "unit_source_value": _opt(labs.unit.where(converted, labs.unit_as_written)),
+        "measurement_source_value": labs.test_as_written.to_numpy()})
+    measurement = pd.concat([body_df, lab_df], ignore_index=True) if len(body_df) else lab_df
 
-    procedure = []
-    for r in study.transfusions.itertuples():
-        if r.patient_id not in person_of or pd.isna(r.day):
-            continue
-        vocab, code, name = PRODUCTS.get(str(r.product), PRODUCTS["other"])
-        cid = v.add(name, "Procedure", vocab, code, "Procedure")
-        procedure.append({"person_id": person_of[r.patient_id], "procedure_concept_id": cid,
-                          "procedure_date": when(r.patient_id, r.day), "procedure_type_concept_id": EHR,
-                          "quantity": None if pd.isna(r.units) else float(r.units),
-                          "procedure_source_value": code})
+    tr = known(study.transfusions, "day")
+    product = tr["product"].astype(str).where(tr["product"].astype(str).isin(list(PRODUCTS)), "other")
+    proc_cid = {p: v.add(PRODUCTS[p][2], "Procedure", PRODUCTS[p][0], PRODUCTS[p][1], "Procedure")
+                for p in product.unique()}
+    procedure = pd.DataFrame({
+        "person_id": tr.patient_id.map(person_of).to_numpy(),
+        "procedure_concept_id": product.map(proc_cid).to_numpy(),
+        "procedure_date": when(tr.patient_id, tr.day), "procedure_type_concept_id": EHR,
+        "quantity": _num(tr.units), "procedure_source_value": product.map(lambda p: PRODUCTS[p][1]).to_numpy()})
 
-    for r in study.bleeding.itertuples():
-        if r.patient_id not in person_of or pd.isna(r.day):
-            continue
+    bl = known(study.bleeding, "day")
+    if len(bl):
         cid = v.add("WHO bleeding grade", "Observation", "ctit", "who_bleeding_grade", "Assessment")
-        observation.append({"person_id": person_of[r.patient_id], "observation_concept_id": cid,
-                            "observation_date": when(r.patient_id, r.day),
-                            "value_as_number": None if pd.isna(r.who_grade) else float(r.who_grade),
-                            "value_as_string": None if pd.isna(r.site) else r.site,
-                            "observation_source_value": "who_bleeding_grade"})
+        observation.append(pd.DataFrame({
+            "person_id": bl.patient_id.map(person_of).to_numpy(), "observation_concept_id": cid,
+            "observation_date": when(bl.patient_id, bl.day), "value_as_number": _num(bl.who_grade),
+            "value_as_string": _opt(bl.site), "observation_source_value": "who_bleeding_grade"}))
 
-    terms: dict[str, int] = {}
-    for r in study.adverse_events.itertuples():
-        if r.patient_id not in person_of or pd.isna(r.start_day) or pd.isna(r.term):
-            continue
-        key = str(r.term).strip().lower()
-        if key not in terms:
-            terms[key] = v.add(str(r.term).strip(), "Observation", "ctit", "ae:" + key, "CTCAE term")
-        flags = ";".join(f"{k}={getattr(r, k)}" for k in ("serious", "related") if pd.notna(getattr(r, k)))
-        observation.append({"person_id": person_of[r.patient_id], "observation_concept_id": terms[key],
-                            "observation_date": when(r.patient_id, r.start_day),
-                            "value_as_number": None if pd.isna(r.grade) else float(r.grade),
-                            "value_as_string": flags or None, "observation_source_value": str(r.term)})
+    ae = known(study.adverse_events, "start_day")
+    ae = ae[ae.term.notna()].reset_index(drop=True)
+    if len(ae):
+        term = ae.term.astype(str).str.strip()
+        key = term.str.lower()
+        terms = {}
+        for k, t in zip(key, term):
+            if k not in terms:
+                terms[k] = v.add(t, "Observation", "ctit", "ae:" + k, "CTCAE term")
+        flags = pd.Series("", index=ae.index)
+        for k in ("serious", "related"):
+            part = (k + "=" + ae[k].astype(str)).where(ae[k].notna(), "")
+            flags = flags.where(part == "", flags.where(flags == "", flags + ";") + part)
+        observation.append(pd.DataFrame({
+            "person_id": ae.patient_id.map(person_of).to_numpy(), "observation_concept_id": key.map(terms).to_numpy(),
+            "observation_date": when(ae.patient_id, ae.start_day), "value_as_number": _num(ae.grade),
+            "value_as_string": flags.where(flags != "", None).to_numpy(),
+            "observation_source_value": ae.term.astype(str).to_numpy()}))
 
-    def numbered(rows: list[dict[str, Any]], key: str) -> pd.DataFrame:
-        df = pd.DataFrame(rows)
+    def numbered(df: pd.DataFrame, key: str) -> pd.DataFrame:
         if df.empty:
             return pd.DataFrame({key: pd.Series(dtype="int64"), "person_id": pd.Series(dtype="int64")})
+        df = df.reset_index(drop=True)
         df.insert(0, key, range(1, len(df) + 1))
         return df
 
     frames = {
-        "person": pd.DataFrame(person),
+        "person": person,
         "drug_exposure": numbered(drug, "drug_exposure_id"),
         "measurement": numbered(measurement, "measurement_id"),
         "procedure_occurrence": numbered(procedure, "procedure_occurrence_id"),
         "condition_occurrence": numbered(condition, "condition_occurrence_id"),
-        "observation": numbered(observation, "observation_id"),
+        "observation": numbered(pd.concat(observation, ignore_index=True) if observation else pd.DataFrame(),
+                                "observation_id"),
     }
     dated = [(f, c) for f, c in (("drug_exposure", "drug_exposure_start_date"), ("measurement", "measurement_date"),
                                  ("procedure_occurrence", "procedure_date"), ("observation", "observation_date"),
@@ -253,6 +294,11 @@ def omop_frames(study: Study, *, index_date: str = "2024-01-01") -> dict[str, pd
         "observation_period_id": range(1, len(span) + 1), "person_id": span.person_id,
         "observation_period_start_date": span["min"], "observation_period_end_date": span["max"],
         "period_type_concept_id": EHR})
+    # The concept sets' own standard ids, used or not, so reading back warns of nothing missing.
+    for name, cid in KNOWN_DRUGS.items():
+        v.add(name, "Drug", "RxNorm", "ingredient:" + name.lower(), "Ingredient", cid)
+    for cid, code, name in KNOWN_LABS.values():
+        v.add(name, "Measurement", "LOINC", code, "Lab Test", cid)
     frames["concept"] = v.concept()
     frames["concept_ancestor"] = v.ancestor()
     frames["cdm_source"] = pd.DataFrame([{

@@ -7,8 +7,18 @@ ATRA from day 0 for the planned 42 days, platelet counts on a fixed schedule (ab
 rows a patient with ALT/AST) that recover or not, and for some patients transfusions,
 bleeding and adverse events. A share of patients is built to fail each eligibility
 criterion of protocol section 4 (`EXCLUSION_SHARE`), so every exclusion reason appears.
-`write(tables, out, fmt)` writes a study folder (CSV or Parquet). Other source formats
-(e.g. an OMOP writer) can be added beside `write`.
+
+Untreated patients (`untreated_share` of the otherwise eligible, plus those built without
+study drug) have the same refractory CTIT (anticancer drug, a TPO-RA course of at least 7
+days, grade 2+ counts) but no ATRA, and follow the natural history: a share
+`spontaneous_recovery` of them recovers (to 130-260 x 10^9/L, from 3-15 days after day 0,
+so within the response windows from any index day the comparator can find), the others
+stay within 10% of their baseline; they get no platelet transfusions, so the comparator's
+sustained-response rate among them estimates `spontaneous_recovery` exactly
+(docs/comparator.md). Their draws come from a second stream of the seed, so the treated
+patients are the same whatever the untreated share.
+`write(tables, out, fmt)` writes a study folder (CSV or Parquet); `write_omop_study`
+writes the same study as an OMOP CDM 5.4 (ctit.omop.writer).
 """
 
 from __future__ import annotations
@@ -38,9 +48,15 @@ def _ids(n: int) -> np.ndarray:
     return np.char.add("S", np.char.zfill(np.arange(1, n + 1).astype(str), width))
 
 
-def generate(patients: int, seed: int = 0) -> dict[str, pa.Table]:
-    """The six canonical input tables of a synthetic study of `patients` patients."""
+def generate(patients: int, seed: int = 0, *, untreated_share: float = 0.0,
+             spontaneous_recovery: float = 0.2) -> dict[str, pa.Table]:
+    """The six canonical input tables of a synthetic study of `patients` patients, a share
+    `untreated_share` of the eligible ones without ATRA (module docstring)."""
+    for name, share in (("untreated_share", untreated_share), ("spontaneous_recovery", spontaneous_recovery)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must be between 0 and 1, not {share}")
     rng = np.random.default_rng(seed)
+    natural = np.random.default_rng([seed, 13])
     n = patients
     pid = _ids(n)
     # Which criterion (if any) each patient is built to fail: 0 = eligible.
@@ -70,7 +86,8 @@ def generate(patients: int, seed: int = 0) -> dict[str, pa.Table]:
 
     # Exposures: anticancer (day -42), TPO-RA course (unless no_prior_tpo_ra), ATRA from day 0.
     has_tpo = fate != reason["no_prior_tpo_ra"]
-    has_atra = fate != reason["no_study_drug"]
+    untreated = (fate == 0) & (natural.random(n) < untreated_share)
+    has_atra = (fate != reason["no_study_drug"]) & ~untreated
     tpo_start = -rng.integers(15, 29, n)
     tpo_end = tpo_start + rng.integers(7, 14, n)
     atra_end = np.where(rng.random(n) < 0.15, rng.integers(10, 41, n), 41)
@@ -97,6 +114,11 @@ def generate(patients: int, seed: int = 0) -> dict[str, pa.Table]:
     recovers = rng.random(n) < 0.6
     onset = rng.integers(5, 40, n)
     target = np.where(recovers, rng.uniform(110, 260, n), baseline * rng.uniform(0.9, 1.6, n))
+    # Without ATRA: the natural history (module docstring), from the second stream.
+    recovers_n = natural.random(n) < spontaneous_recovery
+    onset = np.where(has_atra, onset, natural.integers(3, 16, n))
+    target = np.where(has_atra, target, np.where(recovers_n, natural.uniform(130, 260, n),
+                                                 baseline * natural.uniform(0.9, 1.1, n)))
     days = np.array(BASELINE_DAYS + POST_DAYS)
     k = len(days)
     day = np.tile(days, n)
@@ -127,6 +149,7 @@ def generate(patients: int, seed: int = 0) -> dict[str, pa.Table]:
     }, order=("patient_id", "day"), nan_is_null=True)
 
     t_who = np.flatnonzero(rng.random(n) < 0.12)
+    t_who = t_who[has_atra[t_who]]
     transfusions_t = pa.table({
         "patient_id": pid[t_who],
         "day": rng.integers(1, 30, len(t_who)),
@@ -187,4 +210,19 @@ def write(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path
     return written
 
 
-__all__ = ["EXCLUSION_SHARE", "generate", "write"]
+def write_omop_study(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path]:
+    """The synthetic study as an OMOP CDM 5.4 folder: written as a canonical study, read by
+    the canonical reader and written by `ctit export omop`'s writer, so both formats hold
+    the same study."""
+    import tempfile
+
+    from ctit.omop.writer import write_omop
+    from ctit.sources import read_source
+
+    with tempfile.TemporaryDirectory(prefix="ctit-synth-") as tmp:
+        write(tables, Path(tmp), "parquet")
+        study = read_source(Path(tmp), "study")
+        return write_omop(study, out, fmt=fmt)
+
+
+__all__ = ["EXCLUSION_SHARE", "generate", "write", "write_omop_study"]
