@@ -8,7 +8,6 @@ Nothing is loaded into Python: tables stay engine views.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ctit.errors import InputError, Problem, ProblemLog
+from ctit.readers.files import sha256_of
 
 # The CDM tables the reader uses, with their primary key (the row a problem names).
 TABLES: dict[str, str] = {
@@ -118,17 +118,9 @@ def _typed(raw: ir.StringValue, kind: str) -> ir.Value:
 _KIND_WORD = {"int64": "whole number", "float64": "number", "date": "date (YYYY-MM-DD)"}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def file_sha256(cdm: Cdm, table: str) -> str:
     path = cdm.files.get(table)
-    return _sha256(path) if path is not None and path.is_file() else ""
+    return sha256_of(path) if path is not None and path.is_file() else ""
 
 
 def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
