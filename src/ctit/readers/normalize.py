@@ -232,7 +232,7 @@ def _dose_in_mg(c: Cells, role: pd.Series) -> tuple[pd.Series, pd.Series]:
     dose intensity is computed in mg) and kept as written for other drugs."""
     dose = c.number("dose", nonnegative=True)
     written = c.text("dose_unit")
-    factor = written.map(lambda u: _DOSE_UNITS_MG.get(knowledge.unit_key(u)), na_action="ignore")
+    factor = c.lookup("dose_unit", lambda u: _DOSE_UNITS_MG.get(knowledge.unit_key(u)))
     factor = pd.to_numeric(factor, errors="coerce").astype("Float64")
     study = (role == "study_drug").fillna(False).astype(bool)
     c.error_at(study & written.notna() & factor.isna(), "dose_unit",
