@@ -212,3 +212,20 @@ def test_records_after_a_death_date_are_errors(tmp_path: Path) -> None:
         "P2,2024-03-25,PLT,90,10^9/L\n")
     p = find(problems_of(folder), "labs", 3, "day")
     assert "death on day 19" in p.message and "patients death_date, row 2" in p.message
+
+
+def test_database_table_named_close_to_a_table_is_an_error(tmp_path: Path) -> None:
+    import duckdb
+    from io import StringIO
+
+    db = tmp_path / "study.duckdb"
+    con = duckdb.connect(str(db))
+    for name, text in (("patients", PATIENTS), ("exposures", EXPOSURES), ("labs", LABS)):
+        frame = pd.read_csv(StringIO(text), dtype=str)  # noqa: F841 (read by the SQL below)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
+    con.execute("CREATE TABLE bleedings (patient_id VARCHAR, day INTEGER, who_grade INTEGER)")
+    con.close()
+    with pytest.raises(InputError) as exc:
+        read_study(db)
+    (p,) = [p for p in exc.value.errors if "did you mean bleeding" in p.message]
+    assert p.value == "bleedings"
