@@ -357,15 +357,15 @@ def test_patients_may_differ_in_days_or_dates(tmp_path: Path) -> None:
 
 # --- drugs ---------------------------------------------------------------------------------------
 
-def test_unknown_drug_warned_once_per_name(tmp_path: Path) -> None:
+def test_unknown_drugs_listed_in_one_warning(tmp_path: Path) -> None:
+    # Concomitant medicines are normal in an export: one warning lists them all (issue 9).
     folder = make_study(tmp_path, exposures=EXPOSURES + "P1,Foo,3,,,\nP2,foo,3,,,\nP1,Bar,3,,,\n")
     study = read_study(folder)
     assert study.exposures["role"].tolist()[2:] == ["other"] * 3
     assert study.exposures["drug_name"].tolist()[2:] == ["Foo", "foo", "Bar"]
-    foo = find(study.warnings, "exposures", 4, "drug", "Foo", severity="warning")
-    assert "2 rows" in foo.message
-    find(study.warnings, "exposures", 6, "drug", "Bar", severity="warning")
-    assert len(study.warnings) == 2
+    (w,) = study.warnings
+    assert (w.table, w.row, w.column) == ("exposures", 4, "drug")
+    assert "Foo (2 rows)" in w.message and "Bar (1 row)" in w.message
 
 
 def test_role_column_wins_over_dictionary(tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ cost a few lines, not a million. Dates are read with the formats of the knowledg
 
 from __future__ import annotations
 
+import csv
 import re
+from dataclasses import dataclass
+from functools import cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -32,6 +35,61 @@ _EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.0+)?$")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
+# Beyond this a "whole number" cannot be held exactly (2^53) and is a typing error in any column.
+_LARGEST_WHOLE = float(2**53)
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """One row of knowledge/plausible_ranges.csv."""
+
+    unit: str
+    impossible_below: float
+    unusual_below: float
+    unusual_above: float
+    impossible_above: float
+    why: str
+
+
+@cache
+def _plausible_rows() -> dict[tuple[str, str], PlausibleRange]:
+    with knowledge.path("plausible_ranges.csv").open(encoding="utf-8", newline="") as fh:
+        return {(r["table"], r["column"]): PlausibleRange(
+                    r["unit"], float(r["impossible_below"]), float(r["unusual_below"]),
+                    float(r["unusual_above"]), float(r["impossible_above"]), r["why"])
+                for r in csv.DictReader(fh)}
+
+
+def plausible_range(table: str, column: str) -> PlausibleRange | None:
+    """The range of a table's column (or of a lab test code, table `labs`); None when none."""
+    return _plausible_rows().get((table, column))
+
+
+@dataclass(frozen=True)
+class StudyPeriod:
+    """Dates a record of a table can plausibly carry: outside `possible` an error, outside
+    `usual` a warning."""
+
+    first: pd.Timestamp
+    usual_first: pd.Timestamp
+    usual_last: pd.Timestamp
+    last: pd.Timestamp
+    why: str
+
+
+def study_period(table: str) -> StudyPeriod | None:
+    """The `date` row of the table, else of the table `*`, of knowledge/plausible_ranges.csv:
+    lower bounds are calendar years (1 January), upper bounds years after today."""
+    r = _plausible_rows().get((table, "date")) or _plausible_rows().get(("*", "date"))
+    if r is None:
+        return None
+    today = pd.Timestamp.today().normalize()
+    return StudyPeriod(pd.Timestamp(year=int(r.impossible_below), month=1, day=1),
+                       pd.Timestamp(year=int(r.unusual_below), month=1, day=1),
+                       today + pd.DateOffset(years=int(r.unusual_above)),
+                       today + pd.DateOffset(years=int(r.impossible_above)), r.why)
+
+
 class Cells:
     """Typed access to the columns of one raw table, logging problems against it."""
 
@@ -41,6 +99,8 @@ class Cells:
         self.log = log
         self.rows = raw[SOURCE_ROW].astype("Int64")
         self._text: dict[str, pd.Series] = {}
+        # Dates are checked against the plausible study period (knowledge/plausible_ranges.csv).
+        self.check_period = True
 
     def has(self, column: str) -> bool:
         return column in self.raw.columns
@@ -61,21 +121,48 @@ class Cells:
         distinct = s.dropna().unique()
         return s.map({v: find(v) for v in distinct}, na_action="ignore")
 
-    def error_at(self, mask: pd.Series, column: str, message: str,
+    def error_at(self, mask: pd.Series, column: str, message: str | pd.Series,
                  values: pd.Series | None = None) -> None:
         """One error per row where `mask` holds (message building is the one per-row loop)."""
-        hits = mask[mask.fillna(False)].index
+        self._report(self.log.error, mask, column, message, values)
+
+    def warn_at(self, mask: pd.Series, column: str, message: str | pd.Series,
+                values: pd.Series | None = None) -> None:
+        """One warning per row where `mask` holds, listed as errors are."""
+        self._report(self.log.warn, mask, column, message, values)
+
+    def _report(self, emit: Callable[..., None], mask: pd.Series, column: str,
+                message: str | pd.Series, values: pd.Series | None) -> None:
+        """`message` is one text, or a text per row (a row's own detail in its message)."""
+        hits = mask[mask.fillna(False).astype(bool)].index
         if len(hits) == 0:
             return
         shown = self.text(column) if values is None else values
+        text = (lambda i: str(message.loc[i])) if isinstance(message, pd.Series) else (lambda i: message)
         for i in hits[:LISTED_PER_CHECK]:
             value = shown.loc[i]
-            self.log.error(self.table, message, int(self.rows.loc[i]), column,
-                           None if pd.isna(value) else value)
+            emit(self.table, text(i), int(self.rows.loc[i]), column,
+                 None if pd.isna(value) else value)
         if len(hits) > LISTED_PER_CHECK:
             rest = len(hits) - LISTED_PER_CHECK
-            self.log.error(self.table, f"{rest} more row{'s' if rest != 1 else ''} with the same "
-                           f"problem, not listed: {message}", column=column)
+            emit(self.table, f"{rest} more row{'s' if rest != 1 else ''} with the same "
+                 f"problem, not listed: {text(hits[0])}", column=column)
+
+    def plausible(self, column: str, values: pd.Series, check: str | None = None,
+                  scope: str | None = None) -> pd.Series:
+        """`values` judged against the column's range in knowledge/plausible_ranges.csv (`check`
+        and `scope` name the row's column and table when they are not this column's): outside the possible range an error (the
+        value becomes missing), outside the usual range a warning."""
+        r = plausible_range(scope or self.table, check or column)
+        if r is None:
+            return values
+        impossible = values.notna() & ((values < r.impossible_below) | (values > r.impossible_above))
+        self.error_at(impossible, column, f"{column} is impossible (possible "
+                      f"{r.impossible_below:g}-{r.impossible_above:g} {r.unit}; {r.why})")
+        unusual = values.notna() & ~impossible & ((values < r.unusual_below) | (values > r.unusual_above))
+        self.warn_at(unusual, column, f"{column} is unusual (usual {r.unusual_below:g}-"
+                     f"{r.unusual_above:g} {r.unit}); check it")
+        return values.mask(impossible.fillna(False).astype(bool))
 
     def require(self, column: str, what: str = "a value") -> None:
         """Error for each empty cell of a required column (the column itself is checked elsewhere)."""
@@ -103,7 +190,10 @@ class Cells:
         num = self.number(column)
         fractional = num.notna() & (num != num.round())
         self.error_at(fractional, column, f"{what} must be a whole number")
-        out = num.where(~fractional)
+        # A whole number too large for any count or day (1e20) is a typing error, not an overflow.
+        huge = num.notna() & ~fractional & (num.abs() > _LARGEST_WHOLE)
+        self.error_at(huge, column, f"{what} is far too large (more than {_LARGEST_WHOLE:g})")
+        out = num.where(~fractional & ~huge)
         if low is not None or high is not None:
             lo = -np.inf if low is None else low
             hi = np.inf if high is None else high
@@ -139,6 +229,18 @@ class Cells:
         bad = s.notna() & parsed.isna()
         self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05; "
                       "2024/03/05, 2024.03.05 and 2024年3月5日 are read too)")
+        period = study_period(self.table) if self.check_period else None
+        if period is not None:
+            outside = parsed.notna() & ((parsed < period.first) | (parsed > period.last))
+            self.error_at(outside, column, f"date outside the plausible study period "
+                          f"{period.first.date().isoformat()} to {period.last.date().isoformat()} "
+                          f"({period.why})")
+            unusual = parsed.notna() & ~outside & ((parsed < period.usual_first)
+                                                    | (parsed > period.usual_last))
+            self.warn_at(unusual, column, f"date before or after the usual study period "
+                         f"{period.usual_first.date().isoformat()} to "
+                         f"{period.usual_last.date().isoformat()}; check it")
+            parsed = parsed.mask(outside)
         return parsed
 
     def choice(self, column: str, allowed: Mapping[str, str], what: str) -> pd.Series:

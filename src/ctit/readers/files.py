@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import io
 import itertools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -205,6 +206,63 @@ def _table_for(name: str) -> str | None:
     return key if key in TABLES else None
 
 
+def _name_key(name: str) -> str:
+    """A table name as compared for "did you mean": case, spaces and punctuation folded."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", name).strip().lower()
+    return "_".join(w for w in re.split(r"[^0-9a-z]+", folded) if w)
+
+
+# How close (difflib ratio of the folded names) a name must be to a contract table's name to
+# be taken for a misspelling of it: `lab` for labs, `adverse-events` for adverse_events.
+_CLOSE_NAME = 0.8
+
+
+def close_table(name: str) -> str | None:
+    """The contract table a file, sheet or table name seems meant for, or None."""
+    import difflib
+
+    key = _name_key(name)
+    if not key:
+        return None
+    match = difflib.get_close_matches(key, list(TABLES), n=1, cutoff=_CLOSE_NAME)
+    return match[0] if match else None
+
+
+def not_a_table(name: str, what: str, table_key: str, log: ProblemLog,
+                present: Iterable[str] = ()) -> None:
+    """A source the contract does not know: an error when its name is close to a contract
+    table's that no other source provides (the table would otherwise be silently absent),
+    else a warning."""
+    meant = close_table(table_key)
+    if meant is not None and meant not in set(present):
+        log.error(meant, f"{what} is not a contract table name; did you mean {meant}? Rename "
+                  f"it to {meant!r} (as written it would not be read, and {meant} would be "
+                  "absent)", value=name)
+        return
+    log.warn(table_key, f"{what} is not a contract table ({', '.join(TABLES)}); it is not read")
+
+
+def unreadable_path(f: Path) -> str | None:
+    """Why a table path is not a regular readable file (a directory, a FIFO, a symlink loop,
+    no permission), or None when it is one."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(f).st_mode
+    except OSError as exc:
+        return f"cannot be opened ({exc.strerror or exc})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file (a pipe, socket or device)"
+    if not os.access(f, os.R_OK):
+        return "cannot be read (no permission)"
+    return None
+
+
 # --- Engine-side parsing -------------------------------------------------------------------
 # DuckDB parses and trims the cells and numbers the rows; Python sees only the finished
 # columns. Whatever the engine cannot number exactly as a spreadsheet does (blank lines,
@@ -361,10 +419,11 @@ def read_database(path: Path) -> RawInput:
         names = [r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
             "ORDER BY table_name").fetchall()]
+        others: list[str] = []
         for name in names:
             table = _table_for(name)
             if table is None:
-                log.warn(name, f"table {name!r} is not a contract table ({', '.join(TABLES)}); it is not read")
+                others.append(name)
                 continue
             if table in tables:
                 log.error(table, f"two tables for the table (another is {name!r})")
@@ -372,6 +431,8 @@ def read_database(path: Path) -> RawInput:
             frame = _typed_frame(con, f'main."{name}"', table, log)
             tables[table] = frame
             inputs.append(InputFile(table, f"{path.name}#{name}", len(frame), digest))
+        for name in others:
+            not_a_table(name, f"table {name!r}", name, log, tables)
     finally:
         con.close()
     expected = {t: f"no table {t!r} in {path.name}" for t in TABLES}
@@ -385,14 +446,21 @@ def read_folder(path: Path) -> RawInput:
     tables: dict[str, pd.DataFrame] = {}
     inputs: list[InputFile] = []
     found: dict[str, Path] = {}
+    others: list[Path] = []
     for f in sorted(path.iterdir()):
-        if not f.is_file() or f.name.startswith("."):
+        if f.name.startswith("."):
             continue
-        table = _table_for(f.stem) if f.suffix.lower() in (".csv", ".parquet") else None
+        suffix = f.suffix.lower()
+        table = _table_for(f.stem) if suffix in (".csv", ".parquet") else None
         if table is None:
-            if f.suffix.lower() in (".csv", ".xlsx", ".parquet"):
-                log.warn(f.stem, f"{f.name} is not a contract table ({', '.join(TABLES)}); "
-                         "it is not read")
+            if suffix in (".csv", ".xlsx", ".parquet"):
+                others.append(f)
+            continue
+        why = unreadable_path(f)
+        if why is not None:
+            # Read as absent, an optional table would silently change the results.
+            log.error(table, f"{f.name} {why}; the {table} table must be a readable file",
+                      value=f.name)
             continue
         if table in found:
             log.error(table, f"two files for the table: {found[table].name} and {f.name}")
@@ -420,6 +488,8 @@ def read_folder(path: Path) -> RawInput:
         frame = records_to_frame(records or (), table, log)
         tables[table] = frame
         inputs.append(InputFile(table, f.name, len(frame), sha256_of(f)))
+    for f in others:
+        not_a_table(f.name, f.name, f.stem, log, found)
     expected = {t: f"no {t}.csv in {path}" for t in TABLES}
     inputs.sort(key=lambda i: TABLES.index(i.table))
     return RawInput(tables, inputs, log.problems, f"CSV folder {path}", expected)
@@ -444,17 +514,21 @@ def read_workbook(path: Path, only: Iterable[str] | None = None) -> RawInput:
     tables: dict[str, pd.DataFrame] = {}
     inputs: list[InputFile] = []
     seen: set[str] = set()
+    others: list[str] = []
     try:
         for sheet in book.worksheets:
             table = _table_for(sheet.title)
             if table is None or table not in wanted:
                 if only is None:
-                    log.warn(sheet.title, f"sheet {sheet.title!r} is not a contract table "
-                             f"({', '.join(TABLES)}); it is not read")
+                    others.append(sheet.title)
                 continue
             if table in seen:
                 log.error(table, f"two sheets for the table (another is {sheet.title!r})")
                 continue
+            # Files written by other tools often under-state the sheet's <dimension>, where
+            # read-only openpyxl would stop: every row is read whatever the tag says.
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
             records = (
                 (i, [excel_cell_text(v) for v in row])
                 for i, row in enumerate(sheet.iter_rows(values_only=True), start=1)
@@ -469,6 +543,8 @@ def read_workbook(path: Path, only: Iterable[str] | None = None) -> RawInput:
             tables[table] = frame
             seen.add(table)
             inputs.append(InputFile(table, name, len(frame), digest))
+        for title in others:
+            not_a_table(title, f"sheet {title!r}", title, log, seen)
     finally:
         book.close()
     expected = {t: f"no sheet {t!r} in {path.name}" for t in TABLES}

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ctit import knowledge
 from ctit.errors import ProblemLog
-from ctit.readers.cells import LISTED_PER_CHECK, Cells
+from ctit.readers.cells import LISTED_PER_CHECK, Cells, plausible_range
 
 PLT_MAX = 2000.0
 
@@ -135,4 +135,22 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
                   f"{unit_written.loc[i]} is outside 0-{PLT_MAX:g} x10^9/L; check the unit",
                   int(cells.rows.loc[i]), "value", cells.text("value").loc[i])
     _count_rest(table, int(too_high.sum()), "value", "platelet count outside the range after conversion", log)
+    _check_plausible(cells, out)
     return out
+
+
+def _check_plausible(cells: Cells, out: pd.DataFrame) -> None:
+    """Converted values against each test's range in knowledge/plausible_ranges.csv (table
+    `labs`, column = test code): impossible -> error, unusual -> warning."""
+    converted = out["unit"].notna()
+    for code in out["test"][converted].dropna().unique():
+        r = plausible_range("labs", str(code))
+        if r is None:
+            continue
+        v = out["value"].where(converted & (out["test"] == code))
+        impossible = (v < r.impossible_below) | (v > r.impossible_above)
+        cells.error_at(impossible, "value", f"{code} {r.unit} after conversion is impossible "
+                       f"(possible {r.impossible_below:g}-{r.impossible_above:g} {r.unit}; {r.why})")
+        unusual = ~impossible.fillna(False) & ((v < r.unusual_below) | (v > r.unusual_above))
+        cells.warn_at(unusual, "value", f"{code} {r.unit} after conversion is unusual (usual "
+                      f"{r.unusual_below:g}-{r.unusual_above:g} {r.unit}); check it")

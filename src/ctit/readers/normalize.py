@@ -9,6 +9,8 @@ Every row is kept: the reader never drops one (the analysis lists the rows it do
 
 from __future__ import annotations
 
+import difflib
+from functools import cache
 from typing import Mapping, Sequence
 
 import pandas as pd
@@ -83,6 +85,14 @@ def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
     for i in dup[dup].index:
         c.log.error(c.table, f"duplicate patient_id (first at row {first_row.loc[i]})",
                     int(c.rows.loc[i]), "patient_id", pid.loc[i])
+    # `h001` beside `H001` is one patient typed twice or two patients a reader cannot tell apart.
+    folded = pid.str.casefold()
+    first_id = pid.groupby(folded).transform("first")
+    first_at = c.rows.groupby(folded).transform("min")
+    case_only = pid.notna() & ~dup & (pid != first_id).fillna(False)
+    c.error_at(case_only, "patient_id", "patient_id differs only in upper/lower case from "
+               "another patient's: " + first_id.astype("string").fillna("") + " at row "
+               + first_at.astype("string").fillna("") + "; ids must differ by more than case")
     index_date = c.date("index_date")
     plt = c.number("pre_therapy_platelets", nonnegative=True)
     c.error_at(plt > PLT_MAX, "pre_therapy_platelets",
@@ -90,9 +100,9 @@ def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
     frame = pd.DataFrame({
         "patient_id": pid,
         "sex": c.choice("sex", SEXES, "sex"),
-        "age_years": c.number("age_years", nonnegative=True),
-        "height_cm": c.number("height_cm", nonnegative=True),
-        "weight_kg": c.number("weight_kg", nonnegative=True),
+        "age_years": c.plausible("age_years", c.number("age_years", nonnegative=True)),
+        "height_cm": c.plausible("height_cm", c.number("height_cm", nonnegative=True)),
+        "weight_kg": c.plausible("weight_kg", c.number("weight_kg", nonnegative=True)),
         "tumor_type": c.text("tumor_type"),
         "pre_therapy_platelets": plt,
         "index_date": index_date.dt.strftime("%Y-%m-%d").astype("string"),
@@ -146,13 +156,7 @@ def _exposures(c: Cells) -> pd.DataFrame:
     from_dictionary = role_written.isna() & drug.notna()
 
     unknown = from_dictionary & dict_role.isna()
-    groups = pd.DataFrame({"key": drug[unknown].str.lower(), "drug": drug[unknown],
-                           "row": c.rows[unknown]})
-    for _, g in groups.groupby("key", sort=False):
-        n = len(g)
-        c.log.warn(c.table, f"drug not in the dictionary: role 'other' assumed ({n} row"
-                   f"{'s' if n != 1 else ''}, first shown); add a role column to classify it",
-                   int(g["row"].iloc[0]), "drug", g["drug"].iloc[0])
+    _unknown_drugs(c, drug, unknown)
 
     differs = given_role.notna() & dict_role.notna() & (given_role != dict_role)
     groups = pd.DataFrame({"key": drug[differs].str.lower() + "|" + given_role[differs],
@@ -166,15 +170,76 @@ def _exposures(c: Cells) -> pd.DataFrame:
 
     role = given_role.fillna(dict_role)
     role = role.mask(role.isna() & drug.notna(), "other")
+    dose, dose_unit = _dose_in_mg(c, role)
     return pd.DataFrame({
         "patient_id": c.text("patient_id"),
         "drug": drug,
         "drug_name": dict_name.fillna(drug),
         "role": role,
-        "dose": c.number("dose", nonnegative=True),
-        "dose_unit": c.text("dose_unit"),
+        "dose": dose,
+        "dose_unit": dose_unit,
         "source_row": c.rows,
     })
+
+
+# Roles whose misspelt names would change who is analysed (a TPO-RA typo excludes a patient
+# as no_prior_tpo_ra; a study-drug typo loses day 0).
+_DECISIVE_ROLES = ("study_drug", "tpo_ra")
+# How close (difflib ratio of the normalised names) an unknown name must be to a study-drug or
+# TPO-RA name to be taken for its misspelling.
+_CLOSE_DRUG = 0.8
+
+
+@cache
+def _decisive_names() -> dict[str, str]:
+    """Normalised dictionary names of study drugs and TPO-RAs -> canonical drug name."""
+    return {k: e.drug for k, e in knowledge.drug_dictionary().items() if e.role in _DECISIVE_ROLES}
+
+
+def _close_decisive(name: str) -> str | None:
+    match = difflib.get_close_matches(knowledge.word_key(name), list(_decisive_names()), n=1,
+                                      cutoff=_CLOSE_DRUG)
+    return _decisive_names()[match[0]] if match else None
+
+
+def _unknown_drugs(c: Cells, drug: pd.Series, unknown: pd.Series) -> None:
+    """Drugs without a role that the dictionary does not know: an error when the name is close
+    to a study-drug or TPO-RA name (a typo would change the analysis), else role 'other' and
+    one warning listing the names (concomitant medicines are normal in an export)."""
+    if not unknown.any():
+        return
+    meant = c.lookup("drug", _close_decisive).where(unknown)
+    c.error_at(meant.notna(), "drug", "drug not in the dictionary and no role given; did you "
+               "mean " + meant.astype("string").fillna("") + "? Correct the name or give a role "
+               "column")
+    other = unknown & meant.isna()
+    if other.any():
+        names = pd.DataFrame({"key": drug[other].str.casefold(), "drug": drug[other]})
+        counts = names.groupby("key", sort=False)["drug"].agg(["first", "size"])
+        listed = "; ".join(f"{name} ({n} row{'s' if n != 1 else ''})"
+                           for name, n in zip(counts["first"], counts["size"]))
+        c.log.warn(c.table, f"drug not in the dictionary, role 'other' assumed for {len(counts)} "
+                   f"name{'s' if len(counts) != 1 else ''}: {listed}; for each, add a role column "
+                   "to classify it", int(c.rows[other].min()), "drug", drug[other].iloc[0])
+
+
+# Mass units of a dose, as factors to mg (unit words normalised by knowledge.unit_key).
+_DOSE_UNITS_MG = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
+
+
+def _dose_in_mg(c: Cells, role: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Doses in mg/g/ug converted to mg; another unit is an error for the study drug (its
+    dose intensity is computed in mg) and kept as written for other drugs."""
+    dose = c.number("dose", nonnegative=True)
+    written = c.text("dose_unit")
+    factor = c.lookup("dose_unit", lambda u: _DOSE_UNITS_MG.get(knowledge.unit_key(u)))
+    factor = pd.to_numeric(factor, errors="coerce").astype("Float64")
+    study = (role == "study_drug").fillna(False).astype(bool)
+    c.error_at(study & written.notna() & factor.isna(), "dose_unit",
+               "unknown dose unit for the study drug; give the dose in mg (g and ug are converted)")
+    converted = factor.notna()
+    unit = written.mask(converted, "mg")
+    return dose.where(~converted, dose * factor), unit
 
 
 def _transfusions(c: Cells) -> pd.DataFrame:
@@ -210,6 +275,73 @@ def _adverse_events(c: Cells) -> pd.DataFrame:
         # The causality category as assessed (WHO-UMC, Naranjo, ...), kept beside its yes/no.
         "related_as_written": c.text("related"),
     })
+
+
+# C0 control characters and DEL: invisible in a listing, and refused by the workbook writer.
+_CONTROL = "[\x00-\x1f\x7f]"
+_SHOW_CONTROL = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7f]}
+
+
+def check_control_characters(c: Cells) -> None:
+    """A cell holding a control character (tab, line break, vertical tab, ...) is an error
+    naming its row; the value is shown with the characters escaped."""
+    for column in c.raw.columns:
+        if column == SOURCE_ROW:
+            continue
+        s = c.raw[column].astype("string")
+        bad = s.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+        if bad.any():
+            c.error_at(bad, column, "the cell holds a control character (shown as \\xNN; a tab, "
+                       "line break or other invisible character); remove it",
+                       values=s.str.translate(_SHOW_CONTROL))
+
+
+# Where a death is recorded: a grade-5 adverse event's start, or the patients table's
+# `death_day` / `death_date` (optional columns).
+_AFTER_DEATH = (("exposures", "start_day"), ("labs", "day"), ("transfusions", "day"),
+                ("bleeding", "day"), ("adverse_events", "start_day"))
+
+
+def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Cells],
+                      day0: Mapping[str, pd.Timestamp]) -> None:
+    """Death ends follow-up: a record dated after a patient's death is an error naming its row
+    (a data-entry error in either date; protocol section 1, follow-up)."""
+    parts = []
+    if "adverse_events" in frames:
+        ae = frames["adverse_events"]
+        g5 = (ae["grade"] == 5).fillna(False).astype(bool) & ae["start_day"].notna()
+        parts.append(pd.DataFrame({"pid": ae["patient_id"][g5], "day": ae["start_day"][g5],
+                                   "where": "grade-5 adverse event, adverse_events row "
+                                   + ae["source_row"][g5].astype("string")}))
+    if "patients" in cells:
+        p = cells["patients"]
+        pid = p.text("patient_id")
+        given = []
+        if p.has("death_day"):
+            given.append(("death_day", p.integer("death_day", what="death day")))
+        if p.has("death_date"):
+            zero = pd.to_datetime(pid.map(dict(day0), na_action="ignore"), errors="coerce")
+            given.append(("death_date", (p.date("death_date") - zero).dt.days.astype("Int64")))
+        for column, day in given:
+            ok = day.notna() & pid.notna()
+            parts.append(pd.DataFrame({"pid": pid[ok], "day": day[ok],
+                                       "where": f"patients {column}, row " + p.rows[ok].astype("string")}))
+    if not parts:
+        return
+    death = (pd.concat(parts, ignore_index=True).sort_values("day", kind="stable")
+             .drop_duplicates("pid").set_index("pid"))
+    for table, column in _AFTER_DEATH:
+        if table not in frames or column not in frames[table]:
+            continue
+        f = frames[table]
+        died = f["patient_id"].map(death["day"], na_action="ignore").astype("Float64")
+        after = (f[column].astype("Float64") > died).fillna(False).astype(bool)
+        if after.any():
+            where = f["patient_id"].map(death["where"], na_action="ignore").astype("string")
+            day = f[column].astype("string")
+            cells[table].error_at(after, column, "record on day " + day + " is after the "
+                                  "patient's death on day " + died.astype("Int64").astype("string")
+                                  + " (" + where + "); death ends follow-up", values=day)
 
 
 def _check_patients(c: Cells, known: set[str], patients_have_ids: bool = True) -> None:
@@ -258,6 +390,8 @@ def build_study(
         if name not in unreadable:
             check_columns(name, df, log)
     cells = {name: Cells(name, df, log) for name, df in tables.items()}
+    for c in cells.values():
+        check_control_characters(c)
 
     frames: dict[str, pd.DataFrame] = {}
     index_date = pd.Series(dtype="datetime64[ns]")
@@ -304,6 +438,8 @@ def build_study(
                 check_end_after_start(name, frames[name]["start_day"][sel],
                                       frames[name]["end_day"][sel], t.rows[sel],
                                       end_text[sel], column, log)
+
+    check_after_death(frames, cells, day0)
 
     log.raise_if_errors()
     typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name], frames[name])], axis=1))

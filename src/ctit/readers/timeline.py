@@ -66,7 +66,8 @@ def parse_times(cells: Cells) -> TableTimes:
     times = TableTimes(cells.table, cells.text("patient_id"), cells.rows)
     for k, (day_col, date_col) in enumerate(TIME_COLUMNS[cells.table]):
         pair = TimePair(day_col, date_col, cells.text(day_col), cells.text(date_col),
-                        cells.integer(day_col, what="day"), cells.date(date_col))
+                        cells.plausible(day_col, cells.integer(day_col, what="day"), "day", "*"),
+                        cells.date(date_col))
         both = pair.day_text.notna() & pair.date_text.notna()
         cells.error_at(both, date_col, f"both {day_col} and {date_col} are given; give one")
         # Already an error: the row's date must not also count towards mixing or day 0.
