@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 from ctit.cli import app
 from test_report import close, html_tables, numbers
 
+# One worker runs the module, so its (slow) analysis under every definition is built once.
+pytestmark = pytest.mark.xdist_group("sensitivity_report")
+
 runner = CliRunner()
 TITLE = "Sensitivity to the response definition"
 
