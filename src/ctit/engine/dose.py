@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
-from functools import cache
 
 import ibis
 import ibis.expr.types as ir
+
+from ctit import knowledge
 
 # Products such as 25 x 1.8 land a hair below a half in binary; nudging by far less than
 # any clinically meaningful milligram makes "halves up" hold as written.
@@ -49,37 +48,6 @@ def planned_dose(height_cm: float, weight_kg: float, mg_per_m2: float, rounding_
     return DoseCalculation(row["bsa"], row["unrounded"], float(row["planned"]))
 
 
-@dataclass(frozen=True)
-class PlausibleRange:
-    """Values of one measurement that are impossible (an error) or unusual (a warning)
-    (knowledge/plausible_ranges.csv)."""
-
-    column: str
-    unit: str
-    impossible_below: float
-    unusual_below: float
-    unusual_above: float
-    impossible_above: float
-    why: str
-
-    def judge(self, value: float) -> str | None:
-        """None when plausible; otherwise 'error' or 'warning' and why, as one message."""
-        if not math.isfinite(value) or not self.impossible_below <= value <= self.impossible_above:
-            return (f"error: {self.column} {value:g} {self.unit} is impossible (plausible "
-                    f"{self.impossible_below:g}-{self.impossible_above:g} {self.unit}; {self.why})")
-        if not self.unusual_below <= value <= self.unusual_above:
-            return (f"warning: {self.column} {value:g} {self.unit} is unusual (usual "
-                    f"{self.unusual_below:g}-{self.unusual_above:g} {self.unit}); check it")
-        return None
-
-
-@cache
-def plausible_ranges(table: str = "patients") -> dict[str, PlausibleRange]:
-    """The plausible ranges of a table's measurements, by column."""
-    from ctit import knowledge
-
-    with knowledge.path("plausible_ranges.csv").open(encoding="utf-8", newline="") as fh:
-        return {r["column"]: PlausibleRange(r["column"], r["unit"], float(r["impossible_below"]),
-                                            float(r["unusual_below"]), float(r["unusual_above"]),
-                                            float(r["impossible_above"]), r["why"])
-                for r in csv.DictReader(fh) if r["table"] == table}
+def plausible_ranges(table: str = "patients") -> dict[str, "knowledge.PlausibleRange"]:
+    """The plausible ranges of a table's measurements, by column (knowledge/plausible_ranges.csv)."""
+    return knowledge.plausible_ranges(table)

@@ -12,6 +12,7 @@ spaces, accept the micro sign for "u" and read superscript powers as `^` powers 
 from __future__ import annotations
 
 import csv
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -137,3 +138,47 @@ def vocabulary(field: str) -> dict[str, str]:
 def date_formats() -> tuple[str, ...]:
     """Accepted input date formats (strptime patterns, tried in file order), from date_formats.csv."""
     return tuple(r["format"] for r in _rows("date_formats.csv"))
+
+
+@dataclass(frozen=True)
+class PlausibleRange:
+    """Values of one measurement that are impossible (an error) or unusual (a warning), one row
+    of plausible_ranges.csv."""
+
+    table: str
+    column: str
+    unit: str
+    impossible_below: float
+    unusual_below: float
+    unusual_above: float
+    impossible_above: float
+    why: str
+
+    def judge(self, value: float) -> str | None:
+        """None when plausible; otherwise 'error' or 'warning' and why, as one message."""
+        if not math.isfinite(value) or not self.impossible_below <= value <= self.impossible_above:
+            return (f"error: {self.column} {value:g} {self.unit} is impossible (plausible "
+                    f"{self.impossible_below:g}-{self.impossible_above:g} {self.unit}; {self.why})")
+        if not self.unusual_below <= value <= self.unusual_above:
+            return (f"warning: {self.column} {value:g} {self.unit} is unusual (usual "
+                    f"{self.unusual_below:g}-{self.unusual_above:g} {self.unit}); check it")
+        return None
+
+
+@cache
+def _plausible_ranges() -> dict[tuple[str, str], PlausibleRange]:
+    return {(r["table"], r["column"]): PlausibleRange(
+                r["table"], r["column"], r["unit"], float(r["impossible_below"]), float(r["unusual_below"]),
+                float(r["unusual_above"]), float(r["impossible_above"]), r["why"])
+            for r in _rows("plausible_ranges.csv")}
+
+
+def plausible_range(table: str, column: str) -> PlausibleRange | None:
+    """The plausible range of a table's column (or of a lab test code, table `labs`; `*` for
+    every table), from plausible_ranges.csv; None when it has none."""
+    return _plausible_ranges().get((table, column))
+
+
+def plausible_ranges(table: str) -> dict[str, PlausibleRange]:
+    """Every plausible range of one table, by column."""
+    return {column: r for (t, column), r in _plausible_ranges().items() if t == table}

@@ -10,10 +10,8 @@ cost a few lines, not a million. Dates are read with the formats of the knowledg
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -39,30 +37,7 @@ _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _LARGEST_WHOLE = float(2**53)
 
 
-@dataclass(frozen=True)
-class PlausibleRange:
-    """One row of knowledge/plausible_ranges.csv."""
-
-    unit: str
-    impossible_below: float
-    unusual_below: float
-    unusual_above: float
-    impossible_above: float
-    why: str
-
-
-@cache
-def _plausible_rows() -> dict[tuple[str, str], PlausibleRange]:
-    with knowledge.path("plausible_ranges.csv").open(encoding="utf-8", newline="") as fh:
-        return {(r["table"], r["column"]): PlausibleRange(
-                    r["unit"], float(r["impossible_below"]), float(r["unusual_below"]),
-                    float(r["unusual_above"]), float(r["impossible_above"]), r["why"])
-                for r in csv.DictReader(fh)}
-
-
-def plausible_range(table: str, column: str) -> PlausibleRange | None:
-    """The range of a table's column (or of a lab test code, table `labs`); None when none."""
-    return _plausible_rows().get((table, column))
+plausible_range = knowledge.plausible_range
 
 
 @dataclass(frozen=True)
@@ -80,7 +55,7 @@ class StudyPeriod:
 def study_period(table: str) -> StudyPeriod | None:
     """The `date` row of the table, else of the table `*`, of knowledge/plausible_ranges.csv:
     lower bounds are calendar years (1 January), upper bounds years after today."""
-    r = _plausible_rows().get((table, "date")) or _plausible_rows().get(("*", "date"))
+    r = plausible_range(table, "date") or plausible_range("*", "date")
     if r is None:
         return None
     today = pd.Timestamp.today().normalize()
