@@ -42,9 +42,9 @@ fonts:
 	  else echo "not root: no CJK font installed, Chinese labels will show as boxes"; fi; }
 
 demo: setup fonts
-	rm -rf out/demo
-	$(BIN)/ctit example out/demo/study
-	$(BIN)/ctit analyze out/demo/study --out out/demo
+	rm -rf out/demo out/demo-study
+	$(BIN)/ctit example out/demo-study
+	$(BIN)/ctit analyze out/demo-study --out out/demo
 
 test: setup browser fonts
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

@@ -145,10 +145,14 @@ def print_written(out: Path, written: list[Path]) -> None:
     """One line for the files a command wrote: those in OUT by name, sub-folders by count."""
     from collections import Counter
 
-    out = Path(out)
+    import os
+
+    root = Path(os.path.abspath(out))
     top, folders = [], Counter()
     for path in written:
-        rel = Path(path).relative_to(out) if Path(path).is_relative_to(out) else Path(path)
+        # Written paths may be absolute (after the staging folder is moved into place).
+        p = Path(os.path.abspath(path))
+        rel = p.relative_to(root) if p.is_relative_to(root) else p
         if len(rel.parts) > 1:
             folders[rel.parts[0]] += 1
         else:
