@@ -169,3 +169,11 @@ def set_report_style(p_values: str, min_subgroup_n: int) -> None:
         set_style(ReportStyle(p_values=p_values.strip().lower(), min_subgroup_n=min_subgroup_n))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+
+
+# Options every command that reads a study or a protocol shares, with one help text each.
+PROTOCOL = typer.Option(None, "--protocol", help="Protocol YAML or bundled name (default: atra-ctit; "
+                        "`ctit protocol list`).")
+OVERRIDES = typer.Option(None, "--set", help="Override a protocol parameter: name=value.")
+SOURCE = typer.Option("study", "--from", help="Input format: study (CSV/Parquet folder, .xlsx, DuckDB file), "
+                      "sdtm or omop.")

@@ -9,6 +9,9 @@ import typer
 from ctit.cli import app
 from ctit.cli._common import (
     ENGINE_HELP,
+    OVERRIDES,
+    PROTOCOL,
+    SOURCE,
     SPARK_CONF_HELP,
     console,
     engine_connection,
@@ -23,9 +26,9 @@ from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 def analyze(
     study: Path = typer.Argument(..., help="Study folder of CSVs, or an .xlsx workbook."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
-    source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
+    source: str = SOURCE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No terminal summary."),
     p_values: str = typer.Option("ama", "--p-values",
                                  help="P-value style: ama (P < .001, journal style) or scientific (5.91 x 10^-6)."),

@@ -9,15 +9,22 @@ import typer
 from ctit.cli import app
 from rich.markup import escape
 
-from ctit.cli._common import EXIT_INPUT, console, err_console, input_errors_exit
+from ctit.cli._common import (
+    EXIT_INPUT,
+    OVERRIDES,
+    PROTOCOL,
+    console,
+    err_console,
+    input_errors_exit,
+)
 
 
 @app.command()
 def dose(
     height_cm: float = typer.Option(..., "--height-cm", help="Height in cm."),
     weight_kg: float = typer.Option(..., "--weight-kg", help="Weight in kg."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
 ) -> None:
     """Body surface area (Mosteller) and the planned daily dose, showing the rounding."""
     from ctit.engine.dose import planned_dose, plausible_ranges

@@ -7,13 +7,21 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import ENGINE_HELP, SPARK_CONF_HELP, console, engine_connection, input_errors_exit
+from ctit.cli._common import (
+    ENGINE_HELP,
+    OVERRIDES,
+    PROTOCOL,
+    SOURCE,
+    SPARK_CONF_HELP,
+    console,
+    engine_connection,
+    input_errors_exit,
+)
 
 export_app = typer.Typer(help="Write CDISC datasets: SDTM domains or ADaM analysis datasets.",
                          no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
-_FROM = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm.")
 _INDEX = typer.Option("2024-01-01", "--index-date",
                       help="Day-0 date for subjects whose input gives days only (ISO date).")
 _STUDY_ID = typer.Option("CTIT", "--study-id", help="STUDYID written on every record.")
@@ -45,7 +53,7 @@ def treatment_names(source: str, study_drug: list[str] | None, tpo_ra: list[str]
 def sdtm(
     study: Path = typer.Argument(..., help="Study to read."),
     out: Path = typer.Argument(..., help="Output folder for the domains."),
-    source: str = _FROM,
+    source: str = SOURCE,
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
     study_drug: list[str] = STUDY_DRUG,
@@ -67,9 +75,9 @@ def sdtm(
 def adam(
     study: Path = typer.Argument(..., help="Study to read."),
     out: Path = typer.Argument(..., help="Output folder for the datasets."),
-    source: str = _FROM,
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    source: str = SOURCE,
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
     index_date: str = _INDEX,
     study_id: str = _STUDY_ID,
     tte_days: bool = typer.Option(

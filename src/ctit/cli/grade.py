@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import ENGINE_HELP, SPARK_CONF_HELP, engine_connection, console, input_errors_exit, print_problems
+from ctit.cli._common import (
+    ENGINE_HELP,
+    OVERRIDES,
+    PROTOCOL,
+    SPARK_CONF_HELP,
+    console,
+    engine_connection,
+    input_errors_exit,
+    print_problems,
+)
 
 GRADE_COLUMNS = ("term", "direction", "grade", "grade_reason")
 
@@ -18,8 +27,8 @@ def grade(
                                      "workbook with a sheet 'labs'."),
     out: Path = typer.Option(..., "--out", help="CSV to write: every input row with term, "
                              "direction, grade and grade_reason."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
     ctcae: str = typer.Option(None, "--ctcae", help="CTCAE version: 5.0 or 6.0 (default: the "
                               "protocol's ctcae_version; same as --set ctcae_version=...)."),
     engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),

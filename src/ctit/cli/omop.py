@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import OVERRIDES, PROTOCOL, SOURCE, console, input_errors_exit
 from ctit.cli.export import export_app
 
 
@@ -16,7 +16,7 @@ from ctit.cli.export import export_app
 def omop(
     study: Path = typer.Argument(..., help="Study to read."),
     out: Path = typer.Argument(..., help="Output folder for the OMOP CDM tables."),
-    source: str = typer.Option("study", "--from", help="Input format: study, sdtm or omop."),
+    source: str = SOURCE,
     fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
     index_date: str = typer.Option("2024-01-01", "--index-date",
                                    help="Day-0 date for patients without patients.index_date (ISO date)."),
@@ -38,8 +38,8 @@ def omop(
 def comparator(
     source: Path = typer.Argument(..., help="OMOP CDM: a DuckDB file, or a folder of CSV or Parquet tables."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
     episodes: str = typer.Option("first", "--episodes",
                                  help="Episodes per person: first (default) or each_course (one per TPO-RA course)."),
     anticancer_lookback_days: int = typer.Option(None, "--anticancer-lookback-days",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import OVERRIDES, PROTOCOL, console, input_errors_exit
 
 protocol_app = typer.Typer(help="Inspect protocols.", no_args_is_help=True)
 app.add_typer(protocol_app, name="protocol")
@@ -35,8 +35,8 @@ def list_protocols() -> None:
 def show(
     name: str = typer.Argument(None, metavar="[NAME]", help="A bundled protocol (ctit protocol list) or a "
                                "YAML file; default: atra-ctit."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
     as_yaml: bool = typer.Option(False, "--yaml", help="Print as YAML, ready to edit and pass back."),
 ) -> None:
     """Print every effective parameter, after the file and the --set overrides."""

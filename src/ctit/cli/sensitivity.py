@@ -8,16 +8,16 @@ from pathlib import Path
 import typer
 
 from ctit.cli import app
-from ctit.cli._common import console, input_errors_exit
+from ctit.cli._common import OVERRIDES, PROTOCOL, SOURCE, console, input_errors_exit
 
 
 @app.command()
 def sensitivity(
     study: Path = typer.Argument(..., help="Study folder of CSVs, or an .xlsx workbook."),
     out: Path = typer.Option(Path("sensitivity"), "--out", "-o", help="Output folder."),
-    protocol: Path = typer.Option(None, "--protocol", help="Protocol YAML or bundled name (default: atra-ctit)."),
-    set_: list[str] = typer.Option(None, "--set", help="Override a protocol parameter: name=value."),
-    source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
+    source: str = SOURCE,
 ) -> None:
     """CR, PR and ORR with exact CIs under every definition (sensitivity.csv / .json) and a
     tornado plot of the ORR around the protocol's value."""

@@ -9,6 +9,7 @@ import typer
 from ctit.cli import app
 from ctit.cli._common import (
     ENGINE_HELP,
+    SOURCE,
     SPARK_CONF_HELP,
     console,
     engine_connection,
@@ -21,7 +22,7 @@ from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 @app.command()
 def validate(
     study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook."),
-    source: str = typer.Option("study", "--from", help="Input format: study (CSV folder or .xlsx) or sdtm."),
+    source: str = SOURCE,
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
     engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
