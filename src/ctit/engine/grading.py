@@ -314,6 +314,14 @@ def derive_lab_grades(
         _uln=labs.uln.cast("float64").coalesce(_defaults(labs.test, default_uln)),
         _base=labs.baseline_value.cast("float64"),
         _unit=labs.unit.cast("string").strip(),
+        _pk=labs.patient_id.cast("string").fill_null(""),
+    )
+    lab = lab.mutate(
+        # A row key within the patient: the rule join is aggregated back onto it (a key of
+        # two columns groups far faster than the whole lab row), and partitioning by patient
+        # keeps it parallel on Spark. Identical duplicate rows get distinct keys, so each
+        # keeps its own result.
+        _rid=ibis.row_number().over(group_by=lab._pk),
     )
     j = lab.join(rules, "test")
     above = _r(j._base) > _r(j._uln)
@@ -340,22 +348,18 @@ def derive_lab_grades(
           for i, (r, value) in enumerate(zip(_MISSING_REASONS, (j._lln, j._uln, j._base)))],
         else_=len(_MISSING_REASONS) + 1,
     )
-    j = j.mutate(_status=status, _missing=missing_first)
-    # One window per lab row and term: identical duplicate rows share it harmlessly, and the
-    # row of the term's first rule carries the result, so duplicates keep their multiplicity.
-    row = ibis.window(group_by=[*(c for c in columns), "term"])
-    j = j.mutate(
-        _true=ibis.cases((j._status.fill_null(False), j.grade), else_=ibis.null("int64")).max().over(row),
-        _unknown=ibis.cases((j._status.isnull(), j.grade), else_=ibis.null("int64")).max().over(row),
-        _first_rule=j.rule_id.min().over(row),
+    unknown = status.isnull()
+    per_term = j.group_by(["_pk", "_rid", "term", "direction", "canonical_unit"]).aggregate(
+        _true=ibis.cases((status.fill_null(False), j.grade), else_=ibis.null("int64")).max(),
+        _unknown=ibis.cases((unknown, j.grade), else_=ibis.null("int64")).max(),
+        # The reason is that of the highest undecided grade, its first missing reference:
+        # one key orders both (grade first; the smaller reason code wins a tie).
+        _reason_key=ibis.cases((unknown, j.grade * 10 + (9 - missing_first)), else_=ibis.null("int64")).max(),
     )
-    undecided = j._unknown.notnull() & (j._unknown > j._true.fill_null(0))
-    j = j.mutate(
-        _undecided=undecided,
-        _reason_code=ibis.cases((j._status.isnull() & (j.grade == j._unknown), j._missing),
-                                else_=ibis.null("int64")).min().over(row),
-    )
-    j = j.filter(j.rule_id == j._first_rule)
+    per_term = per_term.rename(_t_pk="_pk", _t_rid="_rid")
+    j = lab.join(per_term, (lab._pk == per_term._t_pk) & (lab._rid == per_term._t_rid))
+    j = j.mutate(_undecided=j._unknown.notnull() & (j._unknown > j._true.fill_null(0)),
+                 _reason_code=9 - j._reason_key % 10)
     reason_text = ibis.cases(
         *[(j._reason_code == i + 1, "no " + ibis.literal(r) + " for a grade-" + j._unknown.cast("string")
            + " decision") for i, r in enumerate(_MISSING_REASONS)],

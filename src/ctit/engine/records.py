@@ -47,8 +47,9 @@ def derive_lab_record_flags(graded: ir.Table, screened: ir.Table, landmarks: ir.
     )
     marks = landmarks.group_by(_lp=landmarks.patient_id, _lr=landmarks.landmark_source_row).aggregate(
         **{f"_lm{d}": (landmarks.landmark_day == d).any() for d in p.landmark_days})
-    g = g.left_join(marks, (g.patient_id == marks._lp) & (g.source_row == marks._lr) & is_plt)
-    g = g.mutate(**{f"landmark_d{d}": g[f"_lm{d}"].fill_null(False) for d in p.landmark_days})
+    # The PLT condition stays out of the join keys, where it would make a nested-loop join.
+    g = g.left_join(marks, (g.patient_id == marks._lp) & (g.source_row == marks._lr))
+    g = g.mutate(**{f"landmark_d{d}": (is_plt & g[f"_lm{d}"]).fill_null(False) for d in p.landmark_days})
     g = g.drop("_lp", "_lr", *[f"_lm{d}" for d in p.landmark_days])
     for rule in p.response_rules:
         o = onsets.filter(onsets.category == rule.category)
