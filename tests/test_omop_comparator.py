@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ctit.cli import app
-from ctit.omop.suppression import suppress
+from ctit.reports.suppression import suppress
 from omop_builders import concept_rows, write_cdm
 
 CISPLATIN, ROMIPLOSTIM, TRETINOIN = 1397599, 19032407, 903643
@@ -108,11 +108,13 @@ def test_small_cells_are_suppressed_with_their_percentages(tmp_path: Path) -> No
         "inputs": [{"name": "x.csv", "rows": 3}]}
     out = suppress(results, 5)
     assert out["response"]["cr"] == {"n": "<5", "pct": None, "ci95_low": None, "ci95_high": None}
-    # CR + PR + NR + NE = 30: the next smallest category is hidden too, so CR cannot be recovered.
-    assert out["response"]["pr"]["n"] == "<5" and out["response"]["pr"]["pct"] is None
+    # CR + PR = ORR: the other responder category is hidden too (as "suppressed": it is not
+    # below 5), so CR cannot be recovered; NR and the ORR stay.
+    assert out["response"]["pr"]["n"] == "suppressed" and out["response"]["pr"]["pct"] is None
+    assert out["response"]["orr"]["n"] == 12
     assert out["response"]["nr"]["n"] == 18 and out["response"]["ne"]["n"] == 0
-    # Two exclusion reasons add up to 10: hiding 3 hides 7 too.
-    assert [e["n"] for e in out["cohort"]["excluded"]] == ["<5", "<5"]
+    # Two exclusion reasons add up to 40 - 30: hiding 3 hides 7 too.
+    assert [e["n"] for e in out["cohort"]["excluded"]] == ["suppressed", "<5"]
     assert "inputs" not in out and out["suppression"]["min_cell_count"] == 5
     assert out["suppression"]["cells_suppressed"] == 4
 

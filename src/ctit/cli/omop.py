@@ -93,7 +93,7 @@ def share(
     below N suppressed, the suppression stated; no per-patient file is copied."""
     import json
 
-    from ctit.omop.suppression import suppress
+    from ctit.reports.suppression import suppress
 
     found = [p for p in (results / "results.json", results / "comparison.json") if p.is_file()]
     if not found:

@@ -204,7 +204,7 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if min_cell_count:
-        from ctit.omop.suppression import suppress
+        from ctit.reports.suppression import suppress
 
         # Aggregates meant to leave the site: suppressed results only, never per-patient files.
         summary = suppress(summary, min_cell_count)

@@ -27,6 +27,9 @@ def _clean(value: Any) -> Any:
     return value
 
 
+clean = _clean  # results.json's values: Python scalars, None for missing
+
+
 def results_json(results: StudyResults) -> str:
     return json.dumps(_clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
 
