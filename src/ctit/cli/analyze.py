@@ -19,6 +19,7 @@ from ctit.cli._common import (
     print_written,
     set_report_style,
 )
+from ctit.cli.report import set_min_cell_count
 from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
@@ -44,6 +45,10 @@ def analyze(
         False, "--sensitivity",
         help="Also report CR, PR and ORR under the library's definitions and one-at-a-time variations "
              "(as `ctit sensitivity`): a results.json key and a report section."),
+    min_cell_count: int = typer.Option(
+        None, "--min-cell-count",
+        help="Small-cell suppression for outputs meant to leave the site: counts below N (OHDSI networks use 5) "
+             "shown as <N in results.json, the reports and this summary; per-patient files are not written."),
     engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
     spark_conf: list[str] = typer.Option(None, "--spark-conf", help=SPARK_CONF_HELP),
 ) -> None:
@@ -56,6 +61,7 @@ def analyze(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
     set_report_style(p_values, min_subgroup_n)
+    set_min_cell_count(min_cell_count)
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
@@ -63,5 +69,8 @@ def analyze(
     if not quiet:
         from ctit.reports.terminal import render_summary
 
-        render_summary(results, console)
+        from ctit.reports.suppression import suppressed_results
+
+        # The summary shows what the outputs show: the results at the same minimum cell count.
+        render_summary(suppressed_results(results, min_cell_count), console)
         print_written(out, written)

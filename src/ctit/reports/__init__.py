@@ -3,6 +3,8 @@
 `write_reports` writes the contract's outputs (results.json, patients.csv, always), the data
 `ctit report` re-renders from (OUT/data, always) and the requested formats:
 html (report.html), docx (report.docx), xlsx (listings.xlsx), figures (OUT/figures/*.png|svg).
+With a minimum cell count (report style `min_cell_count`) every renderer reads the one
+suppressed results object (ctit.reports.suppression) and no per-patient file is written.
 Heavy libraries (matplotlib, python-docx, openpyxl) are imported only for the formats asked.
 """
 
@@ -79,10 +81,20 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
     from ctit.reports.outputs import write_outputs
     from ctit.reports.store import save_store
 
+    from ctit.reports import format as fmt
+    from ctit.reports.suppression import suppressed_results
+
     generated = generated or report_time()
+    # The store keeps the full results (so `ctit report` can re-render at any threshold); every
+    # output renders from this one object.
+    full = results
+    results = suppressed_results(full, fmt.STYLE.min_cell_count)
+    withheld = results is not full
     out = Path(out)
     formats = tuple(formats)
     show = sys.stdout.isatty() if progress is None else progress
+    if withheld:
+        formats = tuple(f for f in formats if f != "xlsx")   # listings are per patient
     need_figures = any(f in formats for f in ("html", "docx", "figures"))
     need_png = "docx" in formats or "figures" in formats
     total = 2 + need_figures + sum(f in formats for f in ("html", "docx", "xlsx", "figures"))
@@ -95,7 +107,7 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
         with step("results.json, patients.csv"):
             written = write_outputs(results, out)
         with step("data for `ctit report`"):
-            save_store(results, out, generated=generated)
+            save_store(full, out, generated=generated, min_cell_count=fmt.STYLE.min_cell_count)
         if "xlsx" in formats:
             with step("listings.xlsx"):
                 from ctit.reports.xlsx import write_xlsx

@@ -9,7 +9,14 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ctit.reports.tables import ABBREVIATIONS, ReportTable, methods_text, report_tables, results_text
+from ctit.reports.tables import (
+    ABBREVIATIONS,
+    ReportTable,
+    methods_text,
+    report_tables,
+    results_text,
+    suppression_text,
+)
 
 if TYPE_CHECKING:
     from ctit.reports.figures import RenderedFigure
@@ -226,6 +233,8 @@ def build_docx(results: StudyResults, figures: list[RenderedFigure]) -> Any:
     doc.add_paragraph(methods_text(r))
     doc.add_heading("Results", level=2)
     doc.add_paragraph(results_text(r))
+    if suppression_text(r):
+        doc.add_paragraph(suppression_text(r)).runs[0].italic = True
 
     t = report_tables(r)
     doc.add_page_break()

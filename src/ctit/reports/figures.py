@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+import functools
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -189,7 +190,11 @@ def fig_flow(results: StudyResults) -> Figure:
     box = dict(boxstyle="round,pad=0.5", facecolor="white", edgecolor="#1b1b1b", linewidth=1)
     ax.text(22, 92, f"Screened\nn = {c['screened']}", ha="center", va="top", fontsize=9, bbox=box)
     ax.text(22, 8, f"Included (analysed)\nn = {c['included']}", ha="center", va="bottom", fontsize=9, bbox=box)
-    n_excl = sum(e["n"] for e in c["excluded"])
+    counts = [e["n"] for e in c["excluded"]]
+    # Under small-cell suppression the excluded total is still screened - included.
+    n_excl = (sum(counts) if all(isinstance(k, int) for k in counts)
+              else c["screened"] - c["included"] if all(isinstance(c[k], int) for k in ("screened", "included"))
+              else "suppressed")
     ax.text(46, 50, f"Excluded, n = {n_excl}\n" + "\n".join(f"  {t}" for t in lines), ha="left", va="center",
             fontsize=8, bbox=box, linespacing=1.4)
     arrow = dict(arrowstyle="-|>", color="#1b1b1b", lw=1, shrinkA=0, shrinkB=0)
@@ -524,7 +529,8 @@ def fig_forest(results: StudyResults) -> Figure:
     from ctit.reports import format as fmt
 
     # Levels too small to read (report style `min_subgroup_n`) are left out; Table 5 lists them.
-    subs = [sg for sg in results.subgroups if sg["n"] >= fmt.STYLE.min_subgroup_n]
+    # Suppressed levels ("<5") are left out like small ones.
+    subs = [sg for sg in results.subgroups if isinstance(sg["n"], int) and sg["n"] >= fmt.STYLE.min_subgroup_n]
     orr = results.response["orr"]
     labels: list[tuple[str, bool]] = [("All included patients", False)]
     points: list[tuple[float | None, float | None, float | None, str]] = [
@@ -565,7 +571,7 @@ def _omitted_subgroups(results: StudyResults) -> str:
     from ctit.reports import format as fmt
 
     k = fmt.STYLE.min_subgroup_n
-    left_out = [sg for sg in results.subgroups if sg["n"] < k]
+    left_out = [sg for sg in results.subgroups if not isinstance(sg["n"], int) or sg["n"] < k]
     if not left_out:
         return ""
     return (f"Subgroup levels with fewer than {k} patients are not shown ({len(left_out)} level"
@@ -615,9 +621,23 @@ FIGURES: tuple[tuple[str, str, FigureFn, Callable[["StudyResults"], str]], ...] 
         "CIs. Blue: higher, orange: lower than the protocol's ORR.")),
 )
 
+def _shown(results: StudyResults, key: str) -> bool:
+    """Under small-cell suppression, figures of per-patient values are withheld, and the tornado
+    plot when an ORR it would draw is suppressed."""
+    from ctit.reports.suppression import PER_PATIENT_FIGURES, min_cell_count
+
+    if min_cell_count(results) is None:
+        return True
+    if key == "tornado":
+        return all(r.get("orr_pct") is not None for r in results.sensitivity or [])
+    return key not in PER_PATIENT_FIGURES
+
+
 # Figures drawn only when their results are there (the rest always are).
 OPTIONAL_FIGURES: dict[str, Callable[["StudyResults"], bool]] = {
-    "tornado": lambda r: bool(getattr(r, "sensitivity", None)),
+    "tornado": lambda r: bool(getattr(r, "sensitivity", None)) and _shown(r, "tornado"),
+    # ctit.reports.suppression.PER_PATIENT_FIGURES
+    **{k: functools.partial(_shown, key=k) for k in ("trajectories", "paired", "waterfall", "swimmer", "cumulative_cr")},
 }
 
 
@@ -630,7 +650,7 @@ def _estimable(fig: Figure) -> bool:
     return not any(t.get_text().startswith("Not estimable") for ax in fig.axes for t in ax.texts)
 
 
-def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
+def _render(results: StudyResults, index: int, png: bool, number: int | None = None) -> RenderedFigure:
     import matplotlib
 
     key, title, fn, caption = FIGURES[index]
@@ -646,7 +666,7 @@ def _render(results: StudyResults, index: int, png: bool) -> RenderedFigure:
             fig.savefig(buf, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     text = svg.getvalue()
     text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE for inline use
-    return RenderedFigure(key, index + 1, title, caption(results), buf.getvalue(), text, _estimable(fig))
+    return RenderedFigure(key, number or index + 1, title, caption(results), buf.getvalue(), text, _estimable(fig))
 
 
 def _warm() -> None:
@@ -657,12 +677,12 @@ def _warm() -> None:
     import matplotlib.pyplot  # noqa: F401
 
 
-def _render_task(task: tuple[bytes, int, bool]) -> RenderedFigure:
+def _render_task(task: tuple[bytes, int, bool, int]) -> RenderedFigure:
     import matplotlib.pyplot as plt
 
-    payload, index, png = task
+    payload, index, png, number = task
     try:
-        return _render(pickle.loads(payload), index, png)
+        return _render(pickle.loads(payload), index, png, number)
     finally:
         plt.close("all")
 
@@ -688,14 +708,16 @@ def figure_pool(workers: int | None = None) -> Iterator[Any]:
 def start_figures(results: StudyResults, *, png: bool = True, pool: Any = None) -> Callable[[], list[RenderedFigure]]:
     """Begin drawing every figure (PNG at 300 dpi and SVG text); the returned function waits
     for them and gives them in report order. Without a pool they are drawn here and now."""
-    # Optional figures come last in FIGURE_ORDER, so leaving one out renumbers none.
+    # Figures are numbered as drawn: one left out (the tornado plot, or those withheld under
+    # small-cell suppression) leaves no gap.
     indices = [i for i, f in enumerate(FIGURES) if OPTIONAL_FIGURES.get(f[0], lambda r: True)(results)]
     if pool is None:
         _warm()
-        figures = [_render(results, i, png) for i in indices]
+        figures = [_render(results, i, png, number) for number, i in enumerate(indices, start=1)]
         return lambda: figures
     payload = pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL)
-    job = pool.map_async(_render_task, [(payload, i, png) for i in indices], chunksize=1)
+    job = pool.map_async(_render_task, [(payload, i, png, number) for number, i in enumerate(indices, start=1)],
+                         chunksize=1)
     return job.get
 
 

@@ -18,6 +18,7 @@ from ctit.reports.tables import (
     methods_text,
     report_tables,
     results_text,
+    suppression_text,
 )
 
 if TYPE_CHECKING:
@@ -121,8 +122,13 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
         return figure_html(figs[key]) if key in figs else ""
 
     generated = (generated or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    withheld = suppression_text(r)
+    notice = f"<p class='ne'>{_e(withheld)}</p>" if withheld else ""
+    course = (f"<p>Withheld under small-cell suppression: the swimmer plot and the listing show one patient "
+              "per lane and row.</p>" if withheld else
+              fig("swimmer") + table_html(t["listing"], next(n), css="listing"))
     sections = [
-        ("results", "Results", f"<p>{_e(results_text(r))}</p>"),
+        ("results", "Results", notice + f"<p>{_e(results_text(r))}</p>"),
         ("methods", "Methods", f"<p>{_e(methods_text(r))}</p>"),
         # The flow diagram is Figure 1; its numbers follow as an unnumbered table (for text readers).
         ("cohort", "Study population", fig("flow") + table_html(t["attrition"], css="flowtable")
@@ -132,7 +138,7 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
          + table_html(t["time_to_cr"], next(n)) + fig("cumulative_cr")),
         ("subgroups", "Exploratory subgroups", table_html(t["subgroups"], next(n)) + fig("forest")),
         ("safety", "Safety", table_html(t["safety"], next(n))),
-        ("course", "Individual courses", fig("swimmer") + table_html(t["listing"], next(n), css="listing")),
+        ("course", "Individual courses", course),
     ]
     if r.sensitivity:
         from ctit.reports.sensitivity import TITLE, sensitivity_table, sensitivity_text
@@ -156,7 +162,10 @@ def render_html(results: StudyResults, figures: list[RenderedFigure] | None = No
 def _provenance(r: StudyResults, t: dict[str, ReportTable]) -> str:
     meta = (f"<p>Tool: ctit {_e(r.version)}. Protocol: {_e(r.protocol.name)} ({_e(r.protocol.source or 'bundled')}). "
             f"Source: {_e(getattr(r.study, 'source', '') or 'not recorded')}.</p>")
-    inputs = table_html(t["inputs"])
+    inputs = table_html(t["inputs"]) if r.inputs or not suppression_text(r) else (
+        "<p>Input files: withheld under small-cell suppression (their row counts are counts).</p>")
+    if suppression_text(r):
+        meta += f"<p>{_e(suppression_text(r))}</p>"
     warn = ("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in r.warnings) + "</ul>"
             if r.warnings else "<p>No warnings.</p>")
     return meta + _hash_cells(inputs) + warn + "<h3>Effective protocol</h3>" + table_html(t["protocol"])

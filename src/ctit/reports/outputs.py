@@ -88,11 +88,16 @@ def patients_table(results: StudyResults) -> pd.DataFrame:
 
 
 def write_outputs(results: StudyResults, out: Path) -> list[Path]:
+    """results.json, and (unless small cells are suppressed) patients.csv and unused_rows.csv."""
+    from ctit.reports.suppression import min_cell_count
+
     out.mkdir(parents=True, exist_ok=True)
     written = []
     path = out / "results.json"
     path.write_text(results_json(results), encoding="utf-8")
     written.append(path)
+    if min_cell_count(results) is not None:
+        return written   # per-patient files do not leave the site
     path = out / "patients.csv"
     safe_frame(patients_table(results)).to_csv(path, index=False, lineterminator="\n")
     written.append(path)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ctit.reports.format import fmt_ci, fmt_n_pct, fmt_num, fmt_pct
-from ctit.reports.tables import ReportTable, Row
+from ctit.reports.suppression import is_hidden
+from ctit.reports.tables import WITHHELD, ReportTable, Row, suppression_notes
 
 if TYPE_CHECKING:
     from ctit.results import StudyResults
@@ -23,7 +24,8 @@ def sensitivity_table(results: StudyResults) -> ReportTable:
     rows = results.sensitivity or []
     level = fmt_num(100 * results.protocol.ci_level)
     body = [Row([r["definition"], r["changed"], fmt_n_pct(r["cr_n"], r["cr_pct"]), fmt_n_pct(r["pr_n"], r["pr_pct"]),
-                 fmt_n_pct(r["orr_n"], r["orr_pct"]), fmt_ci(r["orr_ci_low"], r["orr_ci_high"])]) for r in rows]
+                 fmt_n_pct(r["orr_n"], r["orr_pct"]),
+                 WITHHELD if is_hidden(r["orr_n"]) else fmt_ci(r["orr_ci_low"], r["orr_ci_high"])]) for r in rows]
     return ReportTable("sensitivity", f"Response under each response definition (N = {_base(rows)['n']})",
                        ["Definition", "What changed", "CR, n (%)", "PR, n (%)", "ORR, n (%)", f"ORR {level}% CI"],
                        body, [
@@ -31,7 +33,7 @@ def sensitivity_table(results: StudyResults) -> ReportTable:
                            "patient's best response under one definition: the protocol as analysed, each other "
                            "protocol of the library, or the protocol with one parameter changed. ORR: the "
                            "categories that count as a response under that definition. Exploratory.",
-                           *_other_responders(rows)])
+                           *_other_responders(rows), *suppression_notes(results)])
 
 
 def _other_responders(rows: list[dict[str, Any]]) -> list[str]:
@@ -46,6 +48,8 @@ def sensitivity_text(results: StudyResults) -> str:
     rows = results.sensitivity or []
     base = _base(rows)
     known = [r for r in rows if r["orr_pct"] is not None]
+    if not known or base["orr_pct"] is None:
+        return f"{len(rows)} response definitions were compared; their ORRs are suppressed (small cells)."
     low = min(known, key=lambda r: r["orr_pct"])
     high = max(known, key=lambda r: r["orr_pct"])
     same = sum(bool(r.get("same_as_protocol")) and r["key"] != "protocol" for r in rows)

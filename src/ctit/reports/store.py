@@ -1,10 +1,12 @@
 """What the renderers need, persisted next to results.json so `ctit report OUT` can re-render
 every output without re-analysis.
 
-Layout: `OUT/results.json` (the numbers), `OUT/data/derivations_<name>.parquet` (the
+Layout: `OUT/data/results.json` (the numbers, never suppressed; older stores: `OUT/results.json`),
+`OUT/data/derivations_<name>.parquet` (the
 derivation tables), `OUT/data/study_<table>.parquet` (the canonical study tables),
 `OUT/data/km_table.parquet` (the Kaplan-Meier table) and `OUT/data/meta.json` (what is in
-none of those: sources, the KM header). `load_results` rebuilds a `StudyResults` from them;
+none of those: sources, the KM header, the minimum cell count the outputs were suppressed at).
+OUT/data is per-patient: it stays at the site. `load_results` rebuilds a `StudyResults` from them;
 nothing is recomputed.
 """
 
@@ -69,12 +71,18 @@ def _as_objects(df: pd.DataFrame) -> pd.DataFrame:
     return out.where(df.notna(), None)
 
 
-def save_store(results: StudyResults, out: Path, generated: Any = None) -> list[Path]:
-    """Persist the derivation tables, the study tables and the KM table under OUT/data;
-    `generated` (the reports' time stamp) so a re-render keeps it."""
+def save_store(results: StudyResults, out: Path, generated: Any = None,
+               min_cell_count: int | None = None) -> list[Path]:
+    """Persist the full results, the derivation tables, the study tables and the KM table under
+    OUT/data; `generated` (the reports' time stamp) and `min_cell_count` (the outputs'
+    suppression) so a re-render keeps them."""
+    from ctit.reports.outputs import results_json
+
     folder = out / DATA
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
+    path = folder / "results.json"
+    path.write_text(results_json(results), encoding="utf-8")
+    written = [path]
     for name in _derivation_tables():
         path = folder / f"derivations_{name}.parquet"
         if results.derivations.in_engine(name) is not None:
@@ -102,6 +110,7 @@ def save_store(results: StudyResults, out: Path, generated: Any = None) -> list[
         "study_source": results.study.source,
         "kaplan_meier": km_meta,
         "generated": None if generated is None else generated.isoformat(),
+        "min_cell_count": min_cell_count,
     }
     path = folder / "meta.json"
     path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -131,6 +140,15 @@ def saved_time(out: Path) -> Any:
         return None
 
 
+def saved_min_cell_count(out: Path) -> int | None:
+    """The minimum cell count OUT's outputs were suppressed at, or None."""
+    try:
+        meta = json.loads((Path(out) / DATA / "meta.json").read_text(encoding="utf-8"))
+        return None if meta.get("min_cell_count") is None else int(meta["min_cell_count"])
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def load_results(out: Path) -> StudyResults:
     """A StudyResults rebuilt from OUT (results.json + OUT/data), ready for any renderer."""
     from ctit.engine.derivations import Derivations
@@ -141,7 +159,10 @@ def load_results(out: Path) -> StudyResults:
     folder = out / DATA
     if not (out / "results.json").is_file() or not (folder / "meta.json").is_file():
         raise StoreError(f"{out} has no results.json and {DATA}/: run `ctit analyze STUDY --out {out}` first")
-    saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    full = folder / "results.json"
+    saved = json.loads((full if full.is_file() else out / "results.json").read_text(encoding="utf-8"))
+    if "suppression" in saved:
+        raise StoreError(f"{out} holds only suppressed results: run `ctit analyze` again to re-render it")
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
 
     tables = {n: _read_parquet(folder / f"derivations_{n}.parquet") for n in _derivation_tables()}

@@ -54,12 +54,15 @@ def _small(value: Any, minimum: int) -> bool:
 
 
 def protect(cells: Mapping[Hashable, Any], sums: Iterable[Iterable[Hashable]],
-            minimum: int) -> dict[Hashable, str]:
+            minimum: int, fixed: Iterable[Hashable] = ()) -> dict[Hashable, str]:
     """The cells to hide, each with its text: every count from 1 to minimum - 1 as "<N"; then,
     for each sum (a set of cells, total included, any one of which the others give back) with
     exactly one hidden cell, one more non-zero cell as "suppressed" (it is not below N, so "<N"
     would misstate it: the cell in most such sums, then the smallest), until no sum has exactly
-    one. Hidden cells stay hidden."""
+    one. Hidden cells stay hidden. `fixed`: cells never hidden to protect another (the
+    denominators a table states, such as the cohort size). A cell no output shows but the others
+    give (a complement n - k) is a cell here too: hiding it costs nothing."""
+    fixed = set(fixed)
     # A sum with a cell the output does not give cannot be read off: no constraint.
     sums = [keys for keys in (list(s) for s in sums) if all(cells.get(k) is not None for k in keys)]
     hidden: dict[Hashable, str] = {k: (v if is_hidden(v) else marker(minimum))
@@ -70,7 +73,7 @@ def protect(cells: Mapping[Hashable, Any], sums: Iterable[Iterable[Hashable]],
         reach: dict[Hashable, int] = {}
         for keys in open_sums:
             for k in keys:
-                if k not in hidden and isinstance(cells[k], int) and cells[k] > 0:
+                if k not in hidden and k not in fixed and isinstance(cells[k], int) and cells[k] > 0:
                     reach[k] = reach.get(k, 0) + 1
         if not reach:
             return hidden
@@ -100,7 +103,7 @@ class _Suppressor:
         cells = {"n": section.get("n"), "orr": section["orr"]["n"], **{k: section[k]["n"] for k in cats}}
         resp = [k for k in cats if k in responders]
         rest = [k for k in cats if k not in responders]
-        hidden = protect(cells, [["n", *cats], ["orr", *resp], ["n", "orr", *rest]], self.minimum)
+        hidden = protect(cells, [["n", *cats], ["orr", *resp], ["n", "orr", *rest]], self.minimum, fixed=["n"])
         for k, text in hidden.items():
             if k == "n":
                 self.hide(section, "n", text=text)
@@ -112,7 +115,7 @@ class _Suppressor:
         cells: dict[Hashable, Any] = {i: r["n"] for i, r in enumerate(rows)}
         totals = [k for k in ("screened", "included") if k in section]
         cells.update({k: section[k] for k in totals})
-        hidden = protect(cells, [[*range(len(rows)), *totals]], self.minimum)
+        hidden = protect(cells, [[*range(len(rows)), *totals]], self.minimum, fixed=totals)
         for k, text in hidden.items():
             if isinstance(k, int):
                 self.hide(rows[k], "n", text=text)
@@ -145,7 +148,7 @@ class _Suppressor:
                                    if isinstance(rows[i]["n"], int) and isinstance(rows[i]["responders"], int) else 0)
             sums = [["N", *[("n", i) for i in idx]], ["R", *[("r", i) for i in idx]],
                     *[[("n", i), ("r", i), ("x", i)] for i in idx]]
-            for k, text in protect(cells, sums, self.minimum).items():
+            for k, text in protect(cells, sums, self.minimum, fixed=["N"]).items():
                 if isinstance(k, tuple) and k[0] in ("n", "r"):
                     self.hide(rows[k[1]], "n" if k[0] == "n" else "responders", ("pct", "ci95_low", "ci95_high"),
                               text)
@@ -159,7 +162,7 @@ class _Suppressor:
         responders = [c.strip() for c in str(row.get("orr_of") or "").split("+")]
         sums = [["n", *cats], ["orr", *[c for c in cats if c in responders]],
                 ["n", "orr", *[c for c in cats if c not in responders]]]
-        hidden = protect(cells, sums, self.minimum)
+        hidden = protect(cells, sums, self.minimum, fixed=["n"])
         # cr_n and pr_n restate the CR and PR categories: hidden with them.
         for c in ("CR", "PR"):
             k = c.lower()

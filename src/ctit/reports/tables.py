@@ -20,8 +20,12 @@ from ctit import knowledge
 from ctit.reports.format import (  # noqa: F401
     DASH, NE, decimals, fmt_ci, fmt_fixed, fmt_interval, fmt_n_pct, fmt_num, fmt_p, fmt_pct, fmt_range,
 )
+from ctit.reports.suppression import is_hidden, min_cell_count, protect
 from ctit.results import LIVER_TERM, StudyResults
 from ctit.stats import summarize
+
+# A percentage or CI computed from a suppressed count: not shown.
+WITHHELD = "\u2014"
 
 GRADES = ("1", "2", "3", "4", "5")
 
@@ -48,8 +52,38 @@ ABBREVIATIONS = ("ALT, alanine aminotransferase; AST, aspartate aminotransferase
                  "thrombopoietin receptor agonist; WHO, World Health Organization.")
 
 
-def _pct_of(k: int, n: int) -> float | None:
-    return 100.0 * k / n if n else None
+def _pct_of(k: Any, n: Any) -> float | None:
+    return 100.0 * k / n if isinstance(k, int) and isinstance(n, int) and n else None
+
+
+def _share_pct(count: Any, pct: Any) -> str:
+    """A percentage cell: withheld when its count is suppressed."""
+    return WITHHELD if is_hidden(count) else fmt_pct(pct)
+
+
+def _share_ci(count: Any, low: Any, high: Any) -> str:
+    return WITHHELD if is_hidden(count) else fmt_ci(low, high)
+
+
+def _hide_counts(counts: dict[Any, int], n: int, minimum: int | None, whole: bool) -> dict[Any, Any]:
+    """Table 1's descriptive counts at the report's minimum cell count (the rule of
+    ctit.reports.suppression): `whole`, the counts add up to n; otherwise each count and its
+    complement n - k are read off together."""
+    if minimum is None:
+        return dict(counts)
+    cells: dict[Any, Any] = {("k", key): v for key, v in counts.items()}
+    cells["N"] = n
+    if whole:
+        sums = [["N", *[("k", key) for key in counts]]]
+    else:
+        cells.update({("x", key): n - v for key, v in counts.items()})
+        sums = [["N", ("k", key), ("x", key)] for key in counts]
+    hidden = protect(cells, sums, minimum, fixed=["N"])
+    return {key: hidden.get(("k", key), v) for key, v in counts.items()}
+
+
+def _n_pct(k: Any, n: int) -> str:
+    return str(k) if is_hidden(k) else fmt_n_pct(k, _pct_of(k, n))
 
 
 # ---------------------------------------------------------------- table model
@@ -77,12 +111,15 @@ class ReportTable:
         return [r.cells + [""] * (len(self.header) - len(r.cells)) for r in self.rows]
 
 
-def _median_range_row(label: str, values: list[Any], unit: str = "") -> Row:
+def _with_values(k: int, n: int, minimum: int | None) -> str:
+    """' [n = k]' when fewer than all patients have a value (k suppressed as any count)."""
+    return f" [n = {_hide_counts({0: k}, n, minimum, whole=False)[0]}]" if k and k < n else ""
+
+
+def _median_range_row(label: str, values: list[Any], unit: str = "", minimum: int | None = None) -> Row:
     s = summarize([v for v in values if v is not None])
     text = NE if s.n == 0 else fmt_range(s.median, s.min, s.max)
-    if s.n and s.n < len(values):
-        text += f" [n = {s.n}]"
-    return Row([f"{label}{unit}, median (range)", text])
+    return Row([f"{label}{unit}, median (range)", text + _with_values(s.n, len(values), minimum)])
 
 
 def fmt_median_iqr(median: Any, q1: Any, q3: Any) -> str:
@@ -90,21 +127,20 @@ def fmt_median_iqr(median: Any, q1: Any, q3: Any) -> str:
     return fmt_range(median, q1, q3)
 
 
-def _median_iqr_row(label: str, values: list[Any], unit: str = "") -> Row:
+def _median_iqr_row(label: str, values: list[Any], unit: str = "", minimum: int | None = None) -> Row:
     """Table 1 style: a continuous characteristic as median (IQR) on one line."""
     s = summarize([v for v in values if not _missing(v)])
     text = NE if s.n == 0 else fmt_median_iqr(s.median, s.q1, s.q3)
-    if s.n and s.n < len(values):
-        text += f" [n = {s.n}]"
-    return Row([f"{label}{unit}, median (IQR)", text])
+    return Row([f"{label}{unit}, median (IQR)", text + _with_values(s.n, len(values), minimum)])
 
 
-def _counts_rows(label: str, levels: pd.Series, n: int, order: list[str] | None = None) -> list[Row]:
+def _counts_rows(label: str, levels: pd.Series, n: int, order: list[str] | None = None,
+                 minimum: int | None = None) -> list[Row]:
     counts = levels.value_counts()
     keys = order if order is not None else sorted(counts.index, key=lambda k: (-counts[k], str(k)))
+    shown = _hide_counts({k: int(counts.get(k, 0)) for k in keys}, n, minimum, whole=True)
     rows = [Row([label], group=True)]
-    rows += [Row([str(k), fmt_n_pct(int(counts.get(k, 0)), _pct_of(int(counts.get(k, 0)), n))], level=1)
-             for k in keys]
+    rows += [Row([str(k), _n_pct(shown[k], n)], level=1) for k in keys]
     return rows
 
 
@@ -118,7 +154,26 @@ def attrition_table(results: StudyResults) -> ReportTable:
     rows.append(Row(["Patients included (refractory CTIT)", str(c["included"])]))
     return ReportTable("attrition", "Patient flow", ["", "n"], rows, [
         "Each excluded patient is counted once, at the first eligibility criterion not met "
-        "(protocol section 4 order)."])
+        "(protocol section 4 order)."] + suppression_notes(results))
+
+
+def suppression_notes(results: StudyResults) -> list[str]:
+    """The footnote of every table under small-cell suppression, else none."""
+    m = min_cell_count(results)
+    if m is None:
+        return []
+    return [f"Small-cell suppression: <{m}, a count from 1 to {m - 1}; suppressed, a count of {m} or more "
+            f"hidden so that a total cannot give a smaller one back; {WITHHELD}, a percentage or CI computed "
+            "from a hidden count."]
+
+
+def suppression_text(results: StudyResults) -> str:
+    """The report's statement of what was suppressed and withheld, or ''."""
+    s = getattr(results, "suppression", None)
+    if not s:
+        return ""
+    return (f"Small-cell suppression (minimum cell count {s['min_cell_count']}; {s['cells_suppressed']} "
+            f"cell(s) in results.json): {s['statement']}")
 
 
 # ---------------------------------------------------------------- Table 1
@@ -143,7 +198,7 @@ def _pct_values(values: list[Any]) -> list[Any]:
     return [None if _missing(v) else 100 * float(v) for v in values]
 
 
-def drug_class_rows(prior: pd.DataFrame, n: int) -> list[Row]:
+def drug_class_rows(prior: pd.DataFrame, n: int, minimum: int | None = None) -> list[Row]:
     """Prior drugs grouped by class, most frequent class first: 'Platinum compounds (carboplatin
     8, cisplatin 8)' with the patients who had any drug of the class, n (%)."""
     classes = knowledge.drug_classes()
@@ -151,11 +206,14 @@ def drug_class_rows(prior: pd.DataFrame, n: int) -> list[Row]:
     rows = []
     per_class = prior.groupby("drug_class").patient_id.nunique()
     per_class = per_class.sort_index().sort_values(ascending=False, kind="stable")
-    for cls, k in per_class.items():
+    # A patient may have drugs of several classes: each count stands with its complement only.
+    shown = _hide_counts({cls: int(k) for cls, k in per_class.items()}, n, minimum, whole=False)
+    for cls in per_class.index:
         drugs = prior[prior.drug_class == cls].groupby("drug").patient_id.nunique()
         drugs = drugs.sort_index().sort_values(ascending=False, kind="stable")
-        listed = ", ".join(f"{d} {int(c)}" for d, c in drugs.items())
-        rows.append(Row([f"{cls[0].upper()}{cls[1:]} ({listed})", fmt_n_pct(int(k), _pct_of(int(k), n))], level=1))
+        per_drug = _hide_counts({d: int(c) for d, c in drugs.items()}, n, minimum, whole=False)
+        listed = ", ".join(f"{d} {per_drug[d]}" for d in drugs.index)
+        rows.append(Row([f"{cls[0].upper()}{cls[1:]} ({listed})", _n_pct(shown[cls], n)], level=1))
     return rows
 
 
@@ -166,7 +224,7 @@ def _natural(level: str) -> tuple[Any, ...]:
     return (text == "Not recorded", 0 if head.isdigit() else 1, int(head) if head.isdigit() else 0, text)
 
 
-def baseline_field_rows(inc: pd.DataFrame, patients: pd.DataFrame, n: int) -> list[Row]:
+def baseline_field_rows(inc: pd.DataFrame, patients: pd.DataFrame, n: int, minimum: int | None = None) -> list[Row]:
     """The optional baseline fields of the patients table (ECOG, stage, line of therapy,
     regimen, last chemotherapy), those given for any included patient, as the table gives them."""
     given = patients.set_index(patients.patient_id.astype(str))
@@ -187,17 +245,17 @@ def baseline_field_rows(inc: pd.DataFrame, patients: pd.DataFrame, n: int) -> li
         values = column(name)
         if values is not None:
             lv = levels(values)
-            rows += _counts_rows(f"{label}, n (%)", lv, n, sorted(lv.unique(), key=_natural))
+            rows += _counts_rows(f"{label}, n (%)", lv, n, sorted(lv.unique(), key=_natural), minimum)
     values = column("chemotherapy_regimen")
     if values is not None:
         lv = levels(values)
         counts = lv.value_counts()
         rows += _counts_rows("Chemotherapy regimen, n (%)", lv, n,
-                             sorted(counts.index, key=lambda k: (k == "Not recorded", -counts[k], k)))
+                             sorted(counts.index, key=lambda k: (k == "Not recorded", -counts[k], k)), minimum)
     values = column("last_chemotherapy_day")
     if values is not None:
         since = [None if _missing(v) else -float(v) for v in values]
-        rows.append(_median_iqr_row("Days from last chemotherapy to day 0", since))
+        rows.append(_median_iqr_row("Days from last chemotherapy to day 0", since, minimum=minimum))
     return rows
 
 
@@ -209,21 +267,22 @@ def table1(results: StudyResults) -> ReportTable:
     inc = results.included
     n = len(inc)
     p = results.protocol
-    rows: list[Row] = [_median_iqr_row("Age", inc.age_years.tolist(), ", years")]
+    m = min_cell_count(results)
+    rows: list[Row] = [_median_iqr_row("Age", inc.age_years.tolist(), ", years", m)]
     sex = inc.sex.map(lambda s: {"M": "Male", "F": "Female"}.get(str(s).upper(), "Not recorded")
                       if s is not None else "Not recorded")
-    rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()])
-    rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n)
-    rows += baseline_field_rows(inc, results.study.patients, n)
+    rows += _counts_rows("Sex, n (%)", sex, n, [k for k in ("Male", "Female", "Not recorded") if (sex == k).any()], m)
+    rows += _counts_rows("Tumor site, n (%)", inc.tumor_type.map(tumor_site), n, minimum=m)
+    rows += baseline_field_rows(inc, results.study.patients, n, m)
 
     prior = prior_anticancer_drugs(inc)
-    with_prior = prior.patient_id.nunique()
-    rows.append(Row(["Prior anticancer therapy before day 0, n (%)",
-                     fmt_n_pct(with_prior, _pct_of(with_prior, n))]))
-    rows += drug_class_rows(prior, n)
+    with_prior = _hide_counts({0: int(prior.patient_id.nunique())}, n, m, whole=False)[0]
+    rows.append(Row(["Prior anticancer therapy before day 0, n (%)", _n_pct(with_prior, n)]))
+    rows += drug_class_rows(prior, n, m)
 
-    rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", inc.prior_tpo_ra_agents.map(tpo_ra_agent), n)
-    rows.append(_median_iqr_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days"))
+    rows += _counts_rows("Prior TPO-RA (qualifying course), n (%)", inc.prior_tpo_ra_agents.map(tpo_ra_agent), n,
+                         minimum=m)
+    rows.append(_median_iqr_row("Prior TPO-RA duration", inc.prior_tpo_ra_days.tolist(), ", days", m))
 
     b = results.baseline_platelets
     d = decimals((b["median"], b["q1"], b["q3"], b["min"], b["max"]))
@@ -234,17 +293,17 @@ def table1(results: StudyResults) -> ReportTable:
                                                              b["min"], b["max"])]))
     grade = inc.nadir_grade.map(lambda g: f"Grade {int(g)}" if g is not None else "Not recorded")
     rows += _counts_rows("Nadir platelet grade (CTCAE v5.0), n (%)", grade, n,
-                         sorted(grade.unique(), reverse=True))
+                         sorted(grade.unique(), reverse=True), m)
     bleed = inc.baseline_bleeding_grade.map(_bleeding_level)
     rows += _counts_rows("Bleeding at baseline (worst WHO grade), n (%)", bleed, n,
-                         sorted(bleed.unique(), key=lambda s: (s == "No assessment", s)))
-    rows.append(_median_iqr_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2"))
+                         sorted(bleed.unique(), key=lambda s: (s == "No assessment", s)), m)
+    rows.append(_median_iqr_row("Body surface area", inc.bsa_m2.tolist(), ", m\u00b2", m))
     rows.append(Row(["ATRA dose"], group=True))
     dose_rows = [
-        _median_iqr_row("Planned daily dose", inc.planned_daily_dose_mg.tolist(), ", mg"),
-        _median_iqr_row("Recorded daily dose", inc.recorded_daily_dose_mg.tolist(), ", mg"),
-        _median_iqr_row("Relative dose intensity", _pct_values(inc.relative_dose_intensity.tolist()), ", %"),
-        _median_iqr_row("Treatment days", inc.treatment_days.tolist()),
+        _median_iqr_row("Planned daily dose", inc.planned_daily_dose_mg.tolist(), ", mg", m),
+        _median_iqr_row("Recorded daily dose", inc.recorded_daily_dose_mg.tolist(), ", mg", m),
+        _median_iqr_row("Relative dose intensity", _pct_values(inc.relative_dose_intensity.tolist()), ", %", m),
+        _median_iqr_row("Treatment days", inc.treatment_days.tolist(), minimum=m),
     ]
     for r in dose_rows:
         r.level = 1
@@ -265,7 +324,7 @@ def table1(results: StudyResults) -> ReportTable:
                            "Treatment days: last \u2212 first ATRA day + 1 (an open end taken as the planned end). "
                            "[n = k]: patients with a value, when fewer than all. Prior anticancer drugs grouped "
                            "by class (drug dictionary), each with the patients who had it.",
-                           "Percentages of included patients. " + ABBREVIATIONS])
+                           "Percentages of included patients. " + ABBREVIATIONS, *suppression_notes(results)])
 
 
 # ---------------------------------------------------------------- efficacy
@@ -273,8 +332,8 @@ def table1(results: StudyResults) -> ReportTable:
 def response_table(results: StudyResults) -> ReportTable:
     r = results.response
     level = fmt_num(100 * results.protocol.ci_level)
-    rows = [Row([label, str(r[k]["n"]), fmt_pct(r[k]["pct"]),
-                 fmt_ci(r[k]["ci95_low"], r[k]["ci95_high"])]) for k, label in response_rows(results)]
+    rows = [Row([label, str(r[k]["n"]), _share_pct(r[k]["n"], r[k]["pct"]),
+                 _share_ci(r[k]["n"], r[k]["ci95_low"], r[k]["ci95_high"])]) for k, label in response_rows(results)]
     end = results.protocol.followup_end_day
     ne = f"NE (not evaluable): an included patient without a platelet count on days 1 to {end}."
     if r["ne"]["n"] == 0:
@@ -284,7 +343,7 @@ def response_table(results: StudyResults) -> ReportTable:
                        ["Response", "n", "%", f"{level}% CI"], rows, [
                            f"Exact (Clopper-Pearson) {level}% confidence intervals. Percentages of included patients.",
                            ", ".join(str(c["code"]) for c in results.categories if c["is_rule"])
-                           + " and NR as defined in Methods. " + ne])
+                           + " and NR as defined in Methods. " + ne, *suppression_notes(results)])
 
 
 def landmark_table(results: StudyResults) -> ReportTable:
@@ -304,7 +363,7 @@ def landmark_table(results: StudyResults) -> ReportTable:
                         "Wilcoxon test"], rows, [
                            f"Landmark count: closest to the day within \u00b1{w} days. Two-sided Wilcoxon signed-rank "
                            "test of landmark vs baseline; the last column names, for each landmark, the exact test "
-                           "or the normal approximation used (Methods)."])
+                           "or the normal approximation used (Methods).", *suppression_notes(results)])
 
 
 def time_to_cr_table(results: StudyResults) -> ReportTable:
@@ -322,7 +381,8 @@ def time_to_cr_table(results: StudyResults) -> ReportTable:
         "Kaplan-Meier: all included patients; event: CR at its onset day; others censored at their last platelet "
         f"count. {level}% CI: Brookmeyer-Crowley with the log-log transform. The median among CR patients "
         "describes responders only; the Kaplan-Meier median estimates the time to CR over all included patients "
-        "(not reached: fewer than half reached CR). A bound that the curve does not reach is not estimable."])
+        "(not reached: fewer than half reached CR). A bound that the curve does not reach is not estimable.",
+        *suppression_notes(results)])
 
 
 def efficacy_tables(results: StudyResults) -> list[ReportTable]:
@@ -339,16 +399,17 @@ def subgroup_table(results: StudyResults) -> ReportTable:
         if s["variable_label"] != last:
             rows.append(Row([s["variable_label"]], group=True))
             last = s["variable_label"]
-        rows.append(Row([s["level"], f"{s['responders']}/{s['n']}", fmt_pct(s["pct"]),
-                         fmt_ci(s["ci95_low"], s["ci95_high"])], level=1))
+        hidden = s["responders"] if is_hidden(s["responders"]) else s["n"]
+        rows.append(Row([s["level"], f"{s['responders']}/{s['n']}", _share_pct(hidden, s["pct"]),
+                         _share_ci(hidden, s["ci95_low"], s["ci95_high"])], level=1))
     o = results.response["orr"]
-    rows.insert(0, Row(["All included patients", f"{o['n']}/{results.response['n']}", fmt_pct(o["pct"]),
-                        fmt_ci(o["ci95_low"], o["ci95_high"])]))
+    rows.insert(0, Row(["All included patients", f"{o['n']}/{results.response['n']}", _share_pct(o["n"], o["pct"]),
+                        _share_ci(o["n"], o["ci95_low"], o["ci95_high"])]))
     return ReportTable("subgroups", "Overall response rate by subgroup (exploratory)",
                        ["Subgroup", "Responders/n", "ORR, %", f"{level}% CI"], rows, [
                            f"Exploratory, not powered; exact (Clopper-Pearson) {level}% CIs; no between-subgroup test.",
                            "Tumor site grouped from the recorded tumor type; baseline grade: CTCAE v5.0 grade of the "
-                           "baseline platelet count."])
+                           "baseline platelet count.", *suppression_notes(results)])
 
 
 # ---------------------------------------------------------------- safety
@@ -361,10 +422,10 @@ def safety_table(results: StudyResults) -> ReportTable:
 
     def event_row(e: dict[str, Any]) -> Row:
         cells = [e["term"] if e["term"] != LIVER_TERM else f"{LIVER_TERM} (ALT/AST)",
-                 fmt_n_pct(e["n_any"], e["pct_any"])]
+                 str(e["n_any"]) if is_hidden(e["n_any"]) else fmt_n_pct(e["n_any"], e["pct_any"])]
         for g in GRADES:
             k = e["by_grade"].get(g)
-            cells.append("\u2013" if k is None else fmt_n_pct(k, _pct_of(k, n)))
+            cells.append("\u2013" if k is None else _n_pct(k, n))
         return Row(cells, level=1)
 
     rows.append(Row(["Laboratory-derived (CTCAE v5.0)"], group=True))
@@ -379,7 +440,7 @@ def safety_table(results: StudyResults) -> ReportTable:
                            f"on days 0 to the same end. Liver enzymes: ALT/AST graded by CTCAE v5.0 against the "
                            f"baseline (ULN {fmt_num(p.default_enzyme_uln)} U/L when not given).",
                            "Other laboratory terms: highest grade in the window when worse than the baseline grade of the term. "
-                           "\u2013: grade not defined for the source."])
+                           "\u2013: grade not defined for the source.", *suppression_notes(results)])
 
 
 # ---------------------------------------------------------------- listings and provenance
@@ -399,6 +460,9 @@ def patient_listing(results: StudyResults) -> ReportTable:
         return "" if x is None or (isinstance(x, float) and pd.isna(x)) else fmt_num(x)
 
     rows = []
+    if min_cell_count(results) is not None:
+        return ReportTable("listing", "Patient listing (withheld)", header, [], [
+            "Withheld under small-cell suppression: the listing shows one row per patient."])
     for _, p in results.patients.iterrows():
         tpo = ("" if _missing(p.prior_tpo_ra_agents)
                else f"{tpo_ra_agent(p.prior_tpo_ra_agents)} ({v(p.prior_tpo_ra_days)})")
@@ -502,6 +566,10 @@ def methods_text(results: StudyResults) -> str:
         f"to the last ATRA day + {p.teae_window_days}, and reported adverse events starting in the same window; "
         "patients were counted once at their highest grade.",
     ]
+    m = min_cell_count(results)
+    if m is not None:
+        parts.append(f"Counts below {m} were suppressed (minimum cell count {m}), with the percentages and "
+                     "confidence limits computed from them and the counts a total would give them back from.")
     return " ".join(parts)
 
 

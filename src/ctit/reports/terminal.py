@@ -6,7 +6,9 @@ from typing import Any
 
 from rich.markup import escape
 
-from ctit.reports.format import NE, fmt_ci, fmt_count, fmt_num, fmt_pct, p_text
+from ctit.reports.format import NE, fmt_ci, fmt_num, fmt_pct, p_text
+from ctit.reports.format import fmt_count as _fmt_count
+from ctit.reports.suppression import COMPLEMENT, is_hidden
 from ctit.results import LIVER_TERM, StudyResults
 from ctit.stats.wilcoxon import CORRECTED_METHOD, EXACT_METHOD, NORMAL_METHOD
 
@@ -22,7 +24,18 @@ def fmt_signed(x: Any) -> str:
     return ("+ " if x >= 0 else "- ") + fmt_num(abs(x))
 
 
+def fmt_count(n: Any, noun: str, plural: str | None = None) -> str:
+    """'1 patient', '<5 patients', 'a suppressed number of patients' (small-cell suppression)."""
+    if n == COMPLEMENT:
+        return f"a suppressed number of {plural or noun + 's'}"
+    if is_hidden(n):
+        return f"{n} {plural or noun + 's'}"
+    return _fmt_count(n, noun, plural)
+
+
 def _rate(p: dict[str, Any]) -> str:
+    if is_hidden(p["n"]):
+        return "percentage suppressed"
     return NE if p["pct"] is None else f"{fmt_pct(p['pct'])}%"
 
 
@@ -73,7 +86,8 @@ def results_paragraph(r: StudyResults, *, typeset: bool = False) -> str:
         grades = ", ".join(f"grade {g}: {k}" for g, k in e["by_grade"].items() if k)
         # CTCAE terms keep their CTCAE spelling ("Death NOS"); the liver term is ctit's own.
         name = "elevated liver enzymes (ALT/AST)" if e["term"] == LIVER_TERM else e["term"]
-        safety.append(f"{fmt_count(e['n_any'], 'patient')} ({e['pct_any']:.1f}%) had {name} ({grades})")
+        pct = "" if e["pct_any"] is None else f" ({e['pct_any']:.1f}%)"
+        safety.append(f"{fmt_count(e['n_any'], 'patient')}{pct} had {name} ({grades})")
     if safety:
         parts.append("During treatment, " + "; ".join(safety) + ".")
     return " ".join(parts)
@@ -91,10 +105,17 @@ def render_summary(r: StudyResults, console: Any) -> None:
     for key in keys:
         p = r.response[key]
         ci = "" if p["ci95_low"] is None else f"{p['ci95_low']:.1f} - {p['ci95_high']:.1f}"
-        table.add_row(key.upper(), str(p["n"]), "" if p["pct"] is None else f"{p['pct']:.1f}", ci)
+        pct = "-" if is_hidden(p["n"]) else "" if p["pct"] is None else f"{p['pct']:.1f}"
+        table.add_row(key.upper(), str(p["n"]), pct, ci)
     console.print(table)
     excluded = [f"{e['reason']} {e['n']}" for e in r.cohort["excluded"] if e["n"]]
     if excluded:
         console.print(escape("Excluded: " + ", ".join(excluded)), highlight=False)
-    if r.warnings:
+    suppression = getattr(r, "suppression", None)
+    if suppression:
+        console.print(escape(f"Small-cell suppression (min cell count {suppression['min_cell_count']}, "
+                             f"{suppression['cells_suppressed']} cell(s)): {suppression['statement']} "
+                             "OUT/data holds per-patient data for `ctit report`: it stays at the site."),
+                      highlight=False)
+    elif r.warnings:
         console.print(f"[yellow]{len(r.warnings)} warning(s)[/yellow]: see results.json")
