@@ -146,3 +146,49 @@ def test_mimic_demo_chemotherapy_episodes_stop_at_the_tpo_ra_criterion(shared_da
     assert plt[plt.patient_id == "10102"].value.min() == 5
     assert plt[plt.patient_id == "40310"].value.min() < 25
     assert {"40310", "10102"} <= set(s.transfusions.patient_id)
+
+
+def test_refractory_min_grade_sets_the_comparator_index_count(tmp_path: Path) -> None:
+    """refractory_min_grade=4: only person 3 has a grade-4 count (20 on 03-05); persons 1 and 2
+    (lowest 30, grade 3) have no qualifying count."""
+    from ctit.omop.cdm import open_cdm
+    from ctit.omop.comparator import comparator_cohort, screening_counts
+    from ctit.omop.reader import omop_tables
+    from ctit.protocol import load_protocol
+
+    omop = omop_tables(open_cdm(_cohort(tmp_path / "cdm")))
+    c = comparator_cohort(omop, load_protocol(None, ["refractory_min_grade=4"]))
+    s = screening_counts(c)
+    assert s["episodes"] == 1 and c.day0.to_pyarrow().to_pylist()[0]["patient_id"] == "3"
+    assert {e["reason"]: e["n"] for e in s["excluded"]}["no_grade_2_count_after_both"] == 2
+
+
+def test_comparator_without_tpo_ra_relaxes_the_screening(tmp_path: Path) -> None:
+    """--comparator-without-tpo-ra: person 4 (cisplatin, no TPO-RA, 20 on 03-05) gets an
+    episode, and person 1's index moves to 03-03, its first grade-3 count after cisplatin (no
+    wait for 7 days of romiplostim). The protocol's own eligibility, run unchanged on the
+    episodes, still excludes person 4 at no_prior_tpo_ra (docs/comparator.md)."""
+    cdm = _cohort(tmp_path / "cdm")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["comparator", str(cdm), "--out", str(out), "--comparator-without-tpo-ra"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "comparison.json").read_text())
+    assert summary["episode_rule"]["prior_tpo_ra_required"] is False
+    assert summary["relaxed_criteria"] and "no_qualifying_tpo_ra" in summary["relaxed_criteria"][0]
+    screening = summary["comparator"]["screening"]
+    assert screening["episodes"] == 4
+    assert {e["reason"]: e["n"] for e in screening["excluded"]} == {"no_anticancer": 0,
+                                                                    "no_grade_2_count_after_both": 0}
+    comp = summary["comparator"]["cohort"]
+    assert comp["screened"] == 4 and comp["included"] == 3
+    assert {e["reason"]: e["n"] for e in comp["excluded"]}["no_prior_tpo_ra"] == 1
+    # Person 1 from 03-03: 110 on day 12, sustained (130, 140): CR on day 12, not day 7.
+    patients = {line.split(",")[0]: line.split(",") for line in
+                (out / "comparator" / "patients.csv").read_text().splitlines()}
+    header = patients.pop("patient_id")
+    assert patients["1"][header.index("best_response")] == "CR"
+    assert patients["1"][header.index("response_onset_day")] == "12"
+    # Without the criterion, episodes per TPO-RA course make no sense: refused.
+    r = CliRunner().invoke(app, ["comparator", str(cdm), "--out", str(tmp_path / "o2"),
+                                 "--comparator-without-tpo-ra", "--episodes", "each_course"])
+    assert r.exit_code == 2 and "each_course" in r.output

@@ -132,6 +132,7 @@ class Protocol:
     default_enzyme_uln: float
     dose_mg_per_m2: float
     dose_rounding_mg: float
+    refractory_min_grade: int
     source: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, Any]:

@@ -45,6 +45,11 @@ def comparator(
     anticancer_lookback_days: int = typer.Option(None, "--anticancer-lookback-days",
                                                  help="The anticancer drug must start at most this many days "
                                                       "before the index day (default: any time before)."),
+    without_tpo_ra: bool = typer.Option(
+        False, "--comparator-without-tpo-ra",
+        help="Relax the prior-TPO-RA criterion for the comparator arm: an episode starts at a grade >= "
+             "refractory_min_grade count after an antineoplastic, whatever came before (EHR data where "
+             "TPO-RAs are rare). Recorded in comparison.json; not with --episodes each_course."),
     min_cell_count: int = typer.Option(None, "--min-cell-count",
                                        help="Suppress counts below N (OHDSI networks use 5); only aggregate "
                                             "JSON is written then."),
@@ -59,12 +64,16 @@ def comparator(
 
     if episodes not in EPISODE_RULES:
         raise typer.BadParameter(f"choose {' or '.join(EPISODE_RULES)}", param_hint="--episodes")
+    try:
+        settings = ComparatorSettings(episodes, anticancer_lookback_days, prior_tpo_ra_required=not without_tpo_ra)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--comparator-without-tpo-ra") from exc
     if min_cell_count is not None and min_cell_count < 1:
         raise typer.BadParameter("give a positive count", param_hint="--min-cell-count")
     formats = parse_formats(format_) if format_ else ("json",)
     with input_errors_exit():
         p = load_protocol(protocol, set_ or [])
-        _, _, summary = run_comparator(source, out, p, ComparatorSettings(episodes, anticancer_lookback_days),
+        _, _, summary = run_comparator(source, out, p, settings,
                                        formats=formats, min_cell_count=min_cell_count)
     for arm in ("treated", "comparator"):
         r = summary[arm]["response"]

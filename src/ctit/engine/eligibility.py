@@ -16,8 +16,11 @@ def derive_post_baseline_counts(platelets: ir.Table, *, followup_end_day: int) -
     )
 
 
-def derive_eligibility(screened: ir.Table) -> ir.Table:
-    """Inclusion flag and every failed criterion, in protocol order (section 4).
+def derive_eligibility(screened: ir.Table, *, min_grade: int = 2, waive: tuple[str, ...] = ()) -> ir.Table:
+    """Inclusion flag and every failed criterion, in protocol order (section 4); refractory
+    CTIT needs a baseline count of CTCAE grade >= `min_grade` (`refractory_min_grade`).
+    `waive`: criteria (exclusion reasons) not applied, such as no_prior_tpo_ra for the
+    relaxed natural-history comparator (docs/comparator.md).
 
     `screened` has one row per patient with `first_drug_day`, `prior_tpo_ra_days`,
     `baseline_plt`, `baseline_grade` and `n_post_baseline_counts` (null when absent).
@@ -29,9 +32,13 @@ def derive_eligibility(screened: ir.Table) -> ir.Table:
         "no_study_drug": no_drug,
         "no_prior_tpo_ra": ~no_drug & screened.prior_tpo_ra_days.isnull(),
         "no_baseline_platelets": ~no_drug & screened.baseline_plt.isnull(),
-        "baseline_not_grade_2_plus": ~no_drug & screened.baseline_plt.notnull() & (screened.baseline_grade < 2),
+        "baseline_not_grade_2_plus": ~no_drug & screened.baseline_plt.notnull() & (screened.baseline_grade < min_grade),
         "no_post_baseline_platelets": ~no_drug & screened.n_post_baseline_counts.isnull(),
     }
+    unknown = sorted(set(waive) - set(failed))
+    if unknown:
+        raise ValueError(f"unknown eligibility criteria to waive: {', '.join(unknown)}")
+    failed = {r: (ibis.literal(False) if r in waive else f) for r, f in failed.items()}
     parts = [ibis.cases((failed[r], ibis.literal(r)), else_=ibis.null("string")) for r in EXCLUSION_REASONS]
     reasons = ibis.array(parts).filter(lambda r: r.notnull())
     return screened.mutate(

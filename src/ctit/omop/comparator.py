@@ -1,7 +1,7 @@
 """A natural-history comparator for the single-arm study (docs/comparator.md).
 
 In persons never exposed to the study drug, an episode of refractory CTIT starts on the
-first day t on which all hold: a platelet count of CTCAE grade >= 2 on day t; an anticancer
+first day t on which all hold: a platelet count of CTCAE grade >= `refractory_min_grade` on day t; an anticancer
 drug started before t (within `anticancer_lookback_days` when given); and a TPO-RA course
 that started before t and had lasted at least `tpo_ra_min_days` by t (protocol section 4,
 criterion 2, counted up to t). Day 0 is t, so follow-up starts when eligibility first holds,
@@ -36,13 +36,21 @@ COMPARATOR_EXCLUSIONS = ("no_anticancer", "no_qualifying_tpo_ra", "no_grade_2_co
 class ComparatorSettings:
     """How episodes are found: `episodes` first (one per person, the earliest) or
     each_course (the first eligible day in each qualifying TPO-RA course); an optional
-    look-back for the anticancer drug before the index day."""
+    look-back for the anticancer drug before the index day; `prior_tpo_ra_required` False
+    relaxes the TPO-RA criterion for the comparator arm (EHR data where TPO-RAs are rare:
+    thrombocytopenia after an antineoplastic, whatever came before)."""
 
     episodes: EpisodeRule = "first"
     anticancer_lookback_days: int | None = None
+    prior_tpo_ra_required: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.prior_tpo_ra_required and self.episodes == "each_course":
+            raise ValueError("each_course episodes are per TPO-RA course: they need the prior TPO-RA criterion")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"episodes": self.episodes, "anticancer_lookback_days": self.anticancer_lookback_days}
+        return {"episodes": self.episodes, "anticancer_lookback_days": self.anticancer_lookback_days,
+                "prior_tpo_ra_required": self.prior_tpo_ra_required}
 
 
 @dataclass
@@ -74,18 +82,22 @@ def derive_episodes(omop: OmopTables, protocol: Protocol,
     ex = t["exposures"].join(untreated, "patient_id")
     labs = t["labs"].join(untreated, "patient_id")
     graded = derive_graded_labs(labs, p)
-    low = graded.filter((graded.test == "PLT") & graded.value.notnull() & (graded.grade >= 2))
+    low = graded.filter((graded.test == "PLT") & graded.value.notnull() & (graded.grade >= p.refractory_min_grade))
     low = low.select("patient_id", _day=low.day).distinct()
     anti = ex.filter(ex.role == "anticancer").select("patient_id", _start=ex.start_day)
     courses = derive_tpo_ra_courses(ex, switch_gap_days=p.tpo_ra_switch_gap_days)
     courses = courses.filter(courses.course_days >= p.tpo_ra_min_days)
     courses = courses.mutate(_course=ibis.row_number().over(group_by="patient_id", order_by=courses.course_start))
 
-    # A count qualifies when the course had lasted tpo_ra_min_days by its day.
-    c = low.join(courses, [low.patient_id == courses.patient_id,
-                           courses.course_start < low._day,
-                           ibis.least(courses.course_end, low._day) - courses.course_start + 1 >= p.tpo_ra_min_days])
-    c = c.select(patient_id=low.patient_id, _day=low._day, _course=courses._course)
+    if settings.prior_tpo_ra_required:
+        # A count qualifies when the course had lasted tpo_ra_min_days by its day.
+        c = low.join(courses, [low.patient_id == courses.patient_id,
+                               courses.course_start < low._day,
+                               ibis.least(courses.course_end, low._day) - courses.course_start + 1
+                               >= p.tpo_ra_min_days])
+        c = c.select(patient_id=low.patient_id, _day=low._day, _course=courses._course)
+    else:
+        c = low.mutate(_course=ibis.literal(0))
     cond = [c.patient_id == anti.patient_id, anti._start < c._day]
     if settings.anticancer_lookback_days is not None:
         cond.append(anti._start >= c._day - settings.anticancer_lookback_days)
@@ -108,7 +120,7 @@ def derive_episodes(omop: OmopTables, protocol: Protocol,
         s = s.left_join(flag, "patient_id").drop("patient_id_right")
     reason = ibis.cases(
         (s._a.isnull(), COMPARATOR_EXCLUSIONS[0]),
-        (s._q.isnull(), COMPARATOR_EXCLUSIONS[1]),
+        (s._q.isnull() & settings.prior_tpo_ra_required, COMPARATOR_EXCLUSIONS[1]),
         (s._e.isnull(), COMPARATOR_EXCLUSIONS[2]),
         else_=ibis.null("string"))
     return episodes, s.select("patient_id", reason=reason)
@@ -148,7 +160,9 @@ def screening_counts(cohort: ComparatorCohort) -> dict[str, Any]:
     n_episodes = int(cohort.day0.count().execute())
     return {
         "screened_without_study_drug": sum(by.values()),
-        "excluded": [{"reason": r, "n": by.get(r, 0)} for r in COMPARATOR_EXCLUSIONS],
+        # A criterion the settings relax is not listed (no one can fail it).
+        "excluded": [{"reason": r, "n": by.get(r, 0)} for r in COMPARATOR_EXCLUSIONS
+                     if cohort.settings.prior_tpo_ra_required or r != "no_qualifying_tpo_ra"],
         "with_episode": by.get(None, 0),
         "episodes": n_episodes,
     }
@@ -167,6 +181,9 @@ def comparison(treated: Any, comparator: Any, screening: dict[str, Any],
         "estimand": "proportion of refractory-CTIT episodes reaching a sustained CR or PR without "
                     "the study drug, over the protocol's windows from the first day eligibility holds",
         "episode_rule": settings.as_dict(),
+        # What the comparator arm was not held to, beside the treated cohort's criteria.
+        "relaxed_criteria": [] if settings.prior_tpo_ra_required else [
+            "no_qualifying_tpo_ra (comparator screening: episodes need no prior TPO-RA course)"],
         "treated": _headline(treated),
         "comparator": {"screening": screening, **_headline(comparator)},
     }
@@ -198,6 +215,9 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     fresh = replace(omop, log=log)
     study = to_study(fresh, cohort.tables, source=f"{cdm.source}: natural-history episodes "
                      f"({settings.episodes}) without the study drug")
+    # With the TPO-RA criterion relaxed the protocol's own eligibility still asks for a prior
+    # course (no_prior_tpo_ra): engine/analysis.py does not yet pass derive_eligibility a
+    # waiver (docs/comparator.md, "Relaxing the TPO-RA criterion").
     comparator = analyze_study(study, protocol)
     screening = screening_counts(cohort)
     summary = comparison(treated, comparator, screening, settings)

@@ -178,11 +178,11 @@ def _platelets(results: StudyResults) -> pd.DataFrame:
 
 def fig_flow(results: StudyResults) -> Figure:
     """CONSORT-style flow: screened, excluded by first failed criterion (protocol order), included."""
-    from ctit.reports.tables import EXCLUSION_LABELS
+    from ctit.reports.tables import exclusion_label
 
     c = results.cohort
     excluded = [e for e in c["excluded"] if e["n"]]
-    lines = [f"{EXCLUSION_LABELS.get(e['reason'], e['reason'])}: {e['n']}" for e in excluded] or ["none"]
+    lines = [f"{exclusion_label(results, e['reason'])}: {e['n']}" for e in excluded] or ["none"]
     fig, ax = _new(6.0, 2.2 + 0.17 * len(lines))
     ax.set_axis_off()
     ax.set_xlim(0, 100)

@@ -33,9 +33,15 @@ EXCLUSION_LABELS: dict[str, str] = {
     "no_study_drug": "No study-drug (ATRA) exposure",
     "no_prior_tpo_ra": "No qualifying prior TPO-RA course",
     "no_baseline_platelets": "No baseline platelet count",
-    "baseline_not_grade_2_plus": "Baseline platelet count not grade \u2265 2",
+    # The reason keeps its contract name; the grade is the protocol's refractory_min_grade.
+    "baseline_not_grade_2_plus": "Baseline platelet count not grade \u2265 {grade}",
     "no_post_baseline_platelets": "No platelet count after day 0",
 }
+
+def exclusion_label(results: StudyResults, reason: str) -> str:
+    """An exclusion reason in words, with the protocol's values."""
+    return EXCLUSION_LABELS.get(reason, reason).format(grade=results.protocol.refractory_min_grade)
+
 
 def response_rows(results: StudyResults) -> list[tuple[str, str]]:
     """(results.response key, label) per row of the response table: the engine's categories
@@ -150,7 +156,7 @@ def attrition_table(results: StudyResults) -> ReportTable:
     """Screened, excluded by first failed criterion (protocol order), included."""
     c = results.cohort
     rows = [Row(["Patients screened", str(c["screened"])])]
-    rows += [Row([EXCLUSION_LABELS.get(e["reason"], e["reason"]), str(e["n"])], level=1) for e in c["excluded"]]
+    rows += [Row([exclusion_label(results, e["reason"]), str(e["n"])], level=1) for e in c["excluded"]]
     rows.append(Row(["Patients included (refractory CTIT)", str(c["included"])]))
     return ReportTable("attrition", "Patient flow", ["", "n"], rows, [
         "Each excluded patient is counted once, at the first eligibility criterion not met "
@@ -468,7 +474,7 @@ def patient_listing(results: StudyResults) -> ReportTable:
                else f"{tpo_ra_agent(p.prior_tpo_ra_agents)} ({v(p.prior_tpo_ra_days)})")
         age_sex = f"{v(p.age_years)}/{p.sex or ''}"
         status = "included" if bool(p.included) else "excluded: " + "; ".join(
-            EXCLUSION_LABELS.get(r, r) for r in str(p.exclusion_reasons or "").split(";") if r)
+            exclusion_label(results, r) for r in str(p.exclusion_reasons or "").split(";") if r)
         rows.append(Row([str(p.patient_id), age_sex, str(p.tumor_type or ""), tpo, v(p.baseline_plt),
                          v(p.nadir_grade), v(p.planned_daily_dose_mg), str(p.best_response or ""),
                          v(p.response_onset_day)] + [v(p.get(f"plt_d{d}")) for d in days]
@@ -548,7 +554,7 @@ def methods_text(results: StudyResults) -> str:
         f"Day 0 was the first ATRA dose; records after day {p.followup_end_day} were not used for efficacy.",
         f"Refractory CTIT required a prior TPO-RA course of at least {p.tpo_ra_min_days} days started before day 0 "
         f"and a baseline platelet count (the last count on days \u2212{p.baseline_lookback_days} to 0) of CTCAE "
-        f"v{p.ctcae_version} grade \u2265 2; the nadir was the lowest count on days \u2212{p.nadir_lookback_days} to 0.",
+        f"v{p.ctcae_version} grade \u2265 {p.refractory_min_grade}; the nadir was the lowest count on days \u2212{p.nadir_lookback_days} to 0.",
         f"The planned ATRA dose was {fmt_num(p.dose_mg_per_m2)} mg/m\u00b2 daily (Mosteller body surface area, rounded "
         f"to {fmt_num(p.dose_rounding_mg)} mg) for {p.planned_treatment_days} days.",
         *[describe_rule(results, rule) for rule in p.response_rules],
