@@ -48,8 +48,6 @@ def test_the_parameter_defaults_to_two_and_is_range_checked() -> None:
         load_protocol(None, ["refractory_min_grade=5"])
 
 
-@pytest.mark.xfail(strict=True, reason="engine/analysis.py must call derive_eligibility(screened, "
-                                       "min_grade=p.refractory_min_grade) (outside this branch's files)")
 def test_set_refractory_min_grade_3_excludes_p19_of_the_example() -> None:
     """P19 (baseline 69, grade 2, NR) is excluded at grade 3; P18 (baseline 27, grade 3) stays."""
     from ctit.results import analyze_study

@@ -28,6 +28,16 @@ TARGET_KINDS: tuple[str, ...] = ("count_at_least", "times_baseline_at_least", "r
                                  "grade_improvement_from_nadir", "any_of", "all_of")
 
 
+# Protocol section 4, in order: the first failed criterion places a patient in the flow diagram.
+EXCLUSION_REASONS = (
+    "no_study_drug",
+    "no_prior_tpo_ra",
+    "no_baseline_platelets",
+    "baseline_not_grade_2_plus",
+    "no_post_baseline_platelets",
+)
+WAIVABLE_CRITERIA = ("no_prior_tpo_ra", "baseline_not_grade_2_plus")
+
 @dataclass(frozen=True)
 class Target:
     """What makes a platelet count meet a response rule's target (protocol section 6).
@@ -133,6 +143,7 @@ class Protocol:
     dose_mg_per_m2: float
     dose_rounding_mg: float
     refractory_min_grade: int
+    waived_criteria: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -422,6 +433,12 @@ def _check(p: Protocol) -> None:
     if unknown:
         raise ProtocolError(f"transfusion_products: unknown product(s) {', '.join(unknown)}; "
                             f"choose from {', '.join(TRANSFUSION_PRODUCTS)}")
+    # Only criteria whose absence leaves every derivation defined: without the study drug
+    # there is no day 0, without baseline or post-baseline counts no response.
+    unknown = sorted(set(p.waived_criteria) - set(WAIVABLE_CRITERIA))
+    if unknown:
+        raise ProtocolError(f"waived_criteria: unknown or unwaivable criterion {', '.join(unknown)}; "
+                            f"choose from {', '.join(WAIVABLE_CRITERIA)}")
     categories = [r.category for r in p.response_rules]
     if not categories or len(set(categories)) != len(categories) or {"NR", "NE"} & set(categories):
         raise ProtocolError(f"response_rules need distinct categories other than NR and NE, got {categories}")

@@ -99,7 +99,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         .left_join(prior_anticancer, "patient_id").drop("patient_id_right")
         .left_join(bleeding_at_baseline, "patient_id").drop("patient_id_right")
     )
-    screened = derive_eligibility(screened)
+    screened = derive_eligibility(screened, min_grade=p.refractory_min_grade, waive=p.waived_criteria)
     individual = p.use_individual_baseline & screened.pre_therapy_platelets.notnull() & (
         screened.pre_therapy_platelets < p.cr_threshold)
     screened = keep("ctit_screened", screened.mutate(

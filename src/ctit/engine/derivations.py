@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctit.engine import plan as plans
-from ctit.protocol import Protocol
+from ctit.protocol import EXCLUSION_REASONS, Protocol  # noqa: F401 (re-exported)
 from ctit.study import Study
 
 # The contract's patients.csv columns, in order (data contract, Output).
@@ -140,14 +140,6 @@ class Derivations:
 
 
 
-# Protocol section 4, in order: the first failed criterion places a patient in the flow diagram.
-EXCLUSION_REASONS = (
-    "no_study_drug",
-    "no_prior_tpo_ra",
-    "no_baseline_platelets",
-    "baseline_not_grade_2_plus",
-    "no_post_baseline_platelets",
-)
 
 
 def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | None) -> dict[str, Any]:

@@ -215,10 +215,11 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     fresh = replace(omop, log=log)
     study = to_study(fresh, cohort.tables, source=f"{cdm.source}: natural-history episodes "
                      f"({settings.episodes}) without the study drug")
-    # With the TPO-RA criterion relaxed the protocol's own eligibility still asks for a prior
-    # course (no_prior_tpo_ra): engine/analysis.py does not yet pass derive_eligibility a
-    # waiver (docs/comparator.md, "Relaxing the TPO-RA criterion").
-    comparator = analyze_study(study, protocol)
+    # With the TPO-RA criterion relaxed the protocol's own eligibility waives it too, or the
+    # episodes found would be excluded again as no_prior_tpo_ra.
+    arm = protocol if settings.prior_tpo_ra_required else replace(
+        protocol, waived_criteria=tuple(sorted({*protocol.waived_criteria, "no_prior_tpo_ra"})))
+    comparator = analyze_study(study, arm)
     screening = screening_counts(cohort)
     summary = comparison(treated, comparator, screening, settings)
     out = Path(out)
