@@ -21,7 +21,9 @@ ENGINES = ("duckdb", "spark")
 def connect(backend: str = "duckdb", spark_conf: dict[str, str] | None = None) -> ibis.BaseBackend:
     """A fresh connection; DuckDB in memory unless another backend is named."""
     if backend == "duckdb":
-        return ibis.duckdb.connect()
+        from ctit.engine.local import ibis_duckdb
+
+        return ibis_duckdb()
     if backend == "spark":
         return connect_spark(spark_conf or {})
     raise ValueError(f"unknown backend {backend!r}; connect it with ibis and pass the connection")

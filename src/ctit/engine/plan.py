@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ctit.protocol import Protocol
+from ctit.engine.local import duckdb_connect
 from ctit.study import Study
 
 FORMAT = 2  # of the stored plan; bump when this module changes what it stores
@@ -134,12 +135,10 @@ def save_plan(key: str, plan: Plan) -> None:
 def replay(plan: Plan, study: Study) -> dict[str, Any]:
     """Run a stored plan on DuckDB over `study`: the same tables the live run returns (the
     row-level ones kept in the engine, whose connection stays open for them)."""
-    import duckdb
-
     from ctit.engine.arrow import arrow_table, to_pandas
     from ctit.engine.derivations import EngineRows
 
-    con = duckdb.connect()
+    con = duckdb_connect()
     for name, df in study.tables():
         con.register(f"ctit_{name}", arrow_table(df))
     for name, table in plan.memtables.items():

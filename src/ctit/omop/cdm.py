@@ -15,6 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ctit.errors import InputError, Problem, ProblemLog
+from ctit.engine.local import ibis_duckdb
 from ctit.readers.files import sha256_of
 
 # The CDM tables the reader uses, with their primary key (the row a problem names).
@@ -129,13 +130,13 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
     if not path.exists():
         raise FileNotFoundError(f"no such OMOP source: {path}")
     if path.is_file():
-        con = ibis.duckdb.connect(str(path), read_only=True)
+        con = ibis_duckdb(path, read_only=True)
         present = {n.lower(): n for n in con.list_tables()}
         tables = {n: con.table(present[n]) for n in TABLES if n in present}
         override = path.with_name(path.name + ".concepts.yaml")
         return Cdm(con, tables, {}, f"OMOP CDM DuckDB file {path}",
                    override if override.is_file() else None)
-    con = con or ibis.duckdb.connect()
+    con = con or ibis_duckdb()
     files: dict[str, Path] = {}
     for f in sorted(path.iterdir()):
         name, suffix = f.stem.lower(), f.suffix.lower()

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 
 from ctit.errors import Problem, ProblemLog
+from ctit.engine.local import duckdb_connect
 from ctit.study import OPTIONAL_TABLES, TABLES, InputFile
 
 SOURCE_ROW = "source_row"
@@ -337,7 +338,7 @@ def fast_csv(path: Path) -> pd.DataFrame | None:
     where = str(path).replace("'", "''")
     options = (f"columns={columns}, header=true, auto_detect=false, delim=',', quote='\"', "
                "escape='\"', encoding='utf-8'")
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         for extra in ("", ", null_padding=true, parallel=false"):
             try:
@@ -385,7 +386,7 @@ def read_parquet_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame |
     """One Parquet file -> raw table: values as text, `source_row` = record number + 1."""
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         where = str(path).replace("'", "''")
         return _typed_frame(con, f"read_parquet('{where}')", table, log)
@@ -410,7 +411,7 @@ def read_database(path: Path) -> RawInput:
     tables: dict[str, pd.DataFrame] = {}
     inputs: list[InputFile] = []
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb_connect(path, read_only=True)
     except duckdb.Error as exc:
         log.error("study", f"{path.name} cannot be read as a DuckDB database: {str(exc).splitlines()[0]}")
         return RawInput({}, [], log.problems, f"DuckDB database {path}")

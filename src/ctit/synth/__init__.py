@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ctit.engine.local import duckdb_connect
 from ctit.engine.derivations import EXCLUSION_REASONS
 
 # Share of patients built to fail each criterion (protocol section 4); the rest are eligible.
@@ -189,14 +190,13 @@ def _stack(parts: dict[str, list[np.ndarray]], order: tuple[str, ...] = ("patien
 
 def write(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path]:
     """A study folder: one `<table>.csv` or `<table>.parquet` per table."""
-    import duckdb
 
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         for name, table in tables.items():
             path = out / f"{name}.{fmt}"
