@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ctit.cli import app
-from ctit.engine.derivations import EXCLUSION_REASONS
+from ctit.protocol import EXCLUSION_REASONS
 from ctit.synth import generate
 
 runner = CliRunner()

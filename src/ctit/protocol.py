@@ -36,7 +36,9 @@ EXCLUSION_REASONS = (
     "baseline_not_grade_2_plus",
     "no_post_baseline_platelets",
 )
+# Criteria a protocol may waive (`waived_criteria`): their absence leaves every derivation defined.
 WAIVABLE_CRITERIA = ("no_prior_tpo_ra", "baseline_not_grade_2_plus")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -433,8 +435,7 @@ def _check(p: Protocol) -> None:
     if unknown:
         raise ProtocolError(f"transfusion_products: unknown product(s) {', '.join(unknown)}; "
                             f"choose from {', '.join(TRANSFUSION_PRODUCTS)}")
-    # Only criteria whose absence leaves every derivation defined: without the study drug
-    # there is no day 0, without baseline or post-baseline counts no response.
+    # Without the study drug there is no day 0, without baseline or post-baseline counts no response.
     unknown = sorted(set(p.waived_criteria) - set(WAIVABLE_CRITERIA))
     if unknown:
         raise ProtocolError(f"waived_criteria: unknown or unwaivable criterion {', '.join(unknown)}; "

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from ctit import __version__
-from ctit.engine.derivations import EXCLUSION_REASONS, Derivations, derive_study
+from ctit.engine.derivations import Derivations, derive_study
+from ctit.protocol import EXCLUSION_REASONS
 from ctit.protocol import Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
 from ctit.study import Study

@@ -19,7 +19,6 @@ from ctit.cli._common import (
     print_written,
     set_report_style,
 )
-from ctit.cli.report import set_min_cell_count
 from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 
 
@@ -60,16 +59,14 @@ def analyze(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    set_report_style(p_values, min_subgroup_n)
-    set_min_cell_count(min_cell_count)
+    set_report_style(p_values, min_subgroup_n, min_cell_count)
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
                                         con=con, sensitivity=sensitivity)
     if not quiet:
-        from ctit.reports.terminal import render_summary
-
         from ctit.reports.suppression import suppressed_results
+        from ctit.reports.terminal import render_summary
 
         # The summary shows what the outputs show: the results at the same minimum cell count.
         render_summary(suppressed_results(results, min_cell_count), console)

@@ -13,17 +13,6 @@ from ctit.cli._common import err_console, print_output_error, print_written, set
 EXIT_NO_DATA = 2
 
 
-def set_min_cell_count(value: int | None) -> None:
-    """`--min-cell-count` (None: no suppression) in the report style every output renders with."""
-    import dataclasses
-
-    from ctit.reports import format as fmt
-
-    if value is not None and value < 1:
-        raise typer.BadParameter("give a count of 1 or more", param_hint="--min-cell-count")
-    fmt.set_style(dataclasses.replace(fmt.STYLE, min_cell_count=value))
-
-
 @app.command()
 def report(
     out: Path = typer.Argument(..., help="Output folder of an earlier `ctit analyze` (has results.json and data/)."),
@@ -48,9 +37,8 @@ def report(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    set_report_style(p_values, min_subgroup_n)
-    # Before the figure workers fork: they inherit the style.
-    set_min_cell_count(saved_min_cell_count(out) if min_cell_count is None else min_cell_count or None)
+    set_report_style(p_values, min_subgroup_n,
+                     saved_min_cell_count(out) if min_cell_count is None else min_cell_count or None)
     from ctit.output import OutputError, relocate, staged_output
     from ctit.reports.figures import figure_pool
 

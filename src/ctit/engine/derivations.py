@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctit.engine import plan as plans
-from ctit.protocol import EXCLUSION_REASONS, Protocol  # noqa: F401 (re-exported)
+from ctit.protocol import Protocol
 from ctit.study import Study
 
 # The contract's patients.csv columns, in order (data contract, Output).
@@ -137,9 +137,6 @@ class Derivations:
         if rows is not None:
             return {str(k): int(v) for k, v in rows.counts("table").items()}
         return {str(k): int(v) for k, v in self.unused_rows.table.value_counts().items()}
-
-
-
 
 
 def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from ctit.engine.derivations import EXCLUSION_REASONS
+from ctit.protocol import EXCLUSION_REASONS, WAIVABLE_CRITERIA
 
 
 def derive_post_baseline_counts(platelets: ir.Table, *, followup_end_day: int) -> ir.Table:
@@ -35,9 +35,9 @@ def derive_eligibility(screened: ir.Table, *, min_grade: int = 2, waive: tuple[s
         "baseline_not_grade_2_plus": ~no_drug & screened.baseline_plt.notnull() & (screened.baseline_grade < min_grade),
         "no_post_baseline_platelets": ~no_drug & screened.n_post_baseline_counts.isnull(),
     }
-    unknown = sorted(set(waive) - set(failed))
+    unknown = sorted(set(waive) - set(WAIVABLE_CRITERIA))
     if unknown:
-        raise ValueError(f"unknown eligibility criteria to waive: {', '.join(unknown)}")
+        raise ValueError(f"unknown or unwaivable eligibility criteria to waive: {', '.join(unknown)}")
     failed = {r: (ibis.literal(False) if r in waive else f) for r, f in failed.items()}
     parts = [ibis.cases((failed[r], ibis.literal(r)), else_=ibis.null("string")) for r in EXCLUSION_REASONS]
     reasons = ibis.array(parts).filter(lambda r: r.notnull())

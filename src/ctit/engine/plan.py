@@ -30,8 +30,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from ctit.protocol import Protocol
 from ctit.engine.local import duckdb_connect
+from ctit.protocol import Protocol
 from ctit.study import Study
 
 FORMAT = 2  # of the stored plan; bump when this module changes what it stores

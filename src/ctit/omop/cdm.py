@@ -14,8 +14,8 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from ctit.errors import InputError, Problem, ProblemLog
 from ctit.engine.local import ibis_duckdb
+from ctit.errors import InputError, Problem, ProblemLog
 from ctit.readers.files import sha256_of
 
 # The CDM tables the reader uses, with their primary key (the row a problem names).

@@ -30,8 +30,8 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
-from ctit.errors import Problem, ProblemLog
 from ctit.engine.local import duckdb_connect
+from ctit.errors import Problem, ProblemLog
 from ctit.study import OPTIONAL_TABLES, TABLES, InputFile
 
 SOURCE_ROW = "source_row"

@@ -13,11 +13,11 @@ from ctit.engine.derivations import patient_columns
 from ctit.results import StudyResults
 
 
-def _clean(value: Any) -> Any:
+def clean(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [clean(v) for v in value]
     if value is pd.NA or value is None:
         return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
@@ -27,11 +27,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-clean = _clean  # results.json's values: Python scalars, None for missing
-
-
 def results_json(results: StudyResults) -> str:
-    return json.dumps(_clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
 
 
 def _cell(value: Any) -> str:

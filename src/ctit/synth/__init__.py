@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from ctit.engine.local import duckdb_connect
-from ctit.engine.derivations import EXCLUSION_REASONS
+from ctit.protocol import EXCLUSION_REASONS
 
 # Share of patients built to fail each criterion (protocol section 4); the rest are eligible.
 EXCLUSION_SHARE = 0.03
@@ -190,7 +190,6 @@ def _stack(parts: dict[str, list[np.ndarray]], order: tuple[str, ...] = ("patien
 
 def write(tables: dict[str, pa.Table], out: Path, fmt: str = "csv") -> list[Path]:
     """A study folder: one `<table>.csv` or `<table>.parquet` per table."""
-
     if fmt not in ("csv", "parquet"):
         raise ValueError(f"unknown format {fmt!r}; choose csv or parquet")
     out = Path(out)
