@@ -36,6 +36,12 @@ def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Test data is tiny: compiling generated code and re-planning stages cost more than
+        # they save (the derivations suite takes about half the time without them).
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")

@@ -43,6 +43,7 @@ def test_duckdb_and_pyspark_derive_identical_patients(spark_con):
         "visits": ["patient_id", "visit_day"],
         "transfusions": ["source_row"],
         "bleeding": ["source_row"],
+        "dose_checks": ["source_row"],
     }
     for name, key in keys.items():
         pd.testing.assert_frame_equal(_comparable(getattr(duck, name), key),

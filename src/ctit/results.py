@@ -13,8 +13,9 @@ import pandas as pd
 
 from ctit import __version__
 from ctit.engine.derivations import Derivations, derive_study
-from ctit.protocol import EXCLUSION_REASONS
-from ctit.protocol import Protocol
+from ctit.engine.dose import dose_problems
+from ctit.errors import InputError
+from ctit.protocol import EXCLUSION_REASONS, Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
 from ctit.study import Study
 from ctit.subgroups import subgroup_orr
@@ -193,6 +194,11 @@ def _inputs(study: Study, unused: dict[str, int]) -> list[dict[str, Any]]:
 def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyResults:
     """Derivations, then statistics: the study's Results from its canonical tables."""
     d = derive_study(study, protocol, con)
+    # The recorded dose against the protocol's dose per m2 (data contract, plausibility): an
+    # impossible dose stops the run before anything is written, an unusual one is a warning.
+    dose = dose_problems(d.dose_checks, protocol.dose_mg_per_m2)
+    if any(p.severity == "error" for p in dose):
+        raise InputError(dose)
     categories = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                   for row in d.categories.to_dict("records")]
     patients = d.patients
@@ -212,7 +218,7 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
         other_lab_events=_term_events(d.other_lab_events, included, "lab", LAB_GRADES),
         subgroups=subgroup_orr(patients, protocol),
         inputs=_inputs(study, d.unused_row_counts()),
-        warnings=[str(w) for w in study.warnings],
+        warnings=[str(w) for w in [*study.warnings, *dose]],
         derivations=d,
         study=study,
         kaplan_meier=km,

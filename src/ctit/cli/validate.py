@@ -9,6 +9,8 @@ import typer
 from ctit.cli import app
 from ctit.cli._common import (
     ENGINE_HELP,
+    OVERRIDES,
+    PROTOCOL,
     SOURCE,
     SPARK_CONF_HELP,
     console,
@@ -23,6 +25,8 @@ from ctit.cli.export import STUDY_DRUG, TPO_RA, treatment_names
 def validate(
     study: Path = typer.Argument(..., help="Study folder of CSV files, or an .xlsx workbook."),
     source: str = SOURCE,
+    protocol: Path = PROTOCOL,
+    set_: list[str] = OVERRIDES,
     study_drug: list[str] = STUDY_DRUG,
     tpo_ra: list[str] = TPO_RA,
     engine: str = typer.Option("duckdb", "--engine", help=ENGINE_HELP),
@@ -31,16 +35,25 @@ def validate(
     """Check a study against the data contract: tables, rows, patients and warnings.
 
     Exit code 0 when the study can be analysed (warnings allowed); 2 with every problem listed
-    on stderr when it cannot.
+    on stderr when it cannot. The recorded study-drug doses are checked against the protocol's
+    dose per m2 (`--protocol`, `--set`), as `ctit analyze` checks them.
     """
     from rich.markup import escape
     from rich.table import Table
 
+    from ctit.engine.derivations import check_doses
+    from ctit.errors import InputError
+    from ctit.protocol import load_protocol
     from ctit.sources import read_source
 
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
+        p = load_protocol(protocol, set_ or [])
         s = read_source(study, source)
+        dose = check_doses(s, p, con)
+        if any(d.severity == "error" for d in dose):
+            raise InputError([*s.warnings, *dose])
+        s.warnings.extend(dose)
     counts = _counts(s, con)
 
     console.print(f"[bold]{escape(s.source)}[/bold]", highlight=False, soft_wrap=True)

@@ -11,9 +11,9 @@ import ibis.expr.types as ir
 
 from ctit.engine import backend
 from ctit.engine.baseline import derive_baseline
-from ctit.engine.dose import mosteller_bsa, planned_daily_dose
-from ctit.engine.eligibility import derive_eligibility, derive_post_baseline_counts
 from ctit.engine.bleeding import derive_baseline_bleeding
+from ctit.engine.dose import derive_dose_checks, dose_limits, mosteller_bsa, planned_daily_dose
+from ctit.engine.eligibility import derive_eligibility, derive_post_baseline_counts
 from ctit.engine.exposure import (
     derive_prior_anticancer,
     derive_qualifying_tpo_ra,
@@ -23,10 +23,10 @@ from ctit.engine.exposure import (
 from ctit.engine.grading import derive_lab_grades, load_criteria, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
+from ctit.engine.plan import Plan
 from ctit.engine.records import derive_bleeding_flags, derive_lab_record_flags, derive_transfusion_flags
 from ctit.engine.response import derive_best_count, derive_best_response, derive_categories
 from ctit.engine.response_window import derive_response_onset
-from ctit.engine.usage import derive_unused_rows
 from ctit.engine.safety import (
     LIVER_TESTS,
     derive_liver_toxicity,
@@ -34,8 +34,9 @@ from ctit.engine.safety import (
     derive_reported_events,
     derive_treatment_emergent_end,
 )
-from ctit.engine.plan import Plan
+from ctit.engine.usage import derive_unused_rows
 from ctit.protocol import Protocol
+
 
 def grading_limits(protocol: Protocol) -> dict[str, dict[str, float]]:
     """The protocol's limits for rows without their own: the platelet LLN (section 2) and the
@@ -165,6 +166,8 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         "graded_labs": derive_lab_record_flags(graded, screened, landmarks, onset_long, p),
         "tpo_ra_courses": courses,
         "unused_rows": derive_unused_rows(t, screened, p),
+        "dose_checks": derive_dose_checks(t["exposures"], t["patients"], mg_per_m2=p.dose_mg_per_m2,
+                                          limits=dose_limits()),
     }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ctit.engine import plan as plans
+from ctit.errors import Problem
 from ctit.protocol import Protocol
 from ctit.study import Study
 
@@ -108,6 +109,7 @@ class Derivations:
     visits: pd.DataFrame          # patient x weekly visit day: the count the landmark rule picks
     transfusions: pd.DataFrame    # every transfusion with counted_for_washout
     bleeding: pd.DataFrame        # every bleeding assessment with voids_{category}, voids_response
+    dose_checks: pd.DataFrame     # study-drug records with an unusual or impossible dose per m2
 
     def __getstate__(self) -> dict[str, Any]:
         # A connection does not cross processes (figure workers): the rows go as pandas.
@@ -226,7 +228,21 @@ def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivatio
         visits=_ordered(run["visits"], ["patient_id", "visit_day"]),
         transfusions=_ordered(run["transfusions"], ["source_row"]),
         bleeding=_ordered(run["bleeding"], ["source_row"]),
+        dose_checks=_ordered(run["dose_checks"], ["source_row"]),
     )
+
+
+def check_doses(study: Study, protocol: Protocol, con: Any = None) -> list[Problem]:
+    """The recorded study-drug doses against the protocol's dose per m2 alone, without the
+    analysis (`ctit validate --protocol`): the same engine check `derive_study` records."""
+    from ctit.engine import backend
+    from ctit.engine.dose import derive_dose_checks, dose_limits, dose_problems
+
+    con = con or backend.connect()
+    t = backend.study_tables(con, study)
+    checks = derive_dose_checks(t["exposures"], t["patients"], mg_per_m2=protocol.dose_mg_per_m2,
+                                limits=dose_limits())
+    return dose_problems(backend.fetch(con, checks, "dose_checks"), protocol.dose_mg_per_m2)
 
 
 def _ordered(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
