@@ -13,7 +13,6 @@ import pandas as pd
 
 from ctit import __version__
 from ctit.engine.derivations import Derivations, derive_study
-from ctit.engine.dose import dose_problems
 from ctit.errors import InputError
 from ctit.protocol import EXCLUSION_REASONS, Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
@@ -196,6 +195,8 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
     d = derive_study(study, protocol, con)
     # The recorded dose against the protocol's dose per m2 (data contract, plausibility): an
     # impossible dose stops the run before anything is written, an unusual one is a warning.
+    from ctit.engine.dose_check import dose_problems
+
     dose = dose_problems(d.dose_checks, protocol.dose_mg_per_m2)
     if any(p.severity == "error" for p in dose):
         raise InputError(dose)

@@ -12,7 +12,8 @@ import ibis.expr.types as ir
 from ctit.engine import backend
 from ctit.engine.baseline import derive_baseline
 from ctit.engine.bleeding import derive_baseline_bleeding
-from ctit.engine.dose import derive_dose_checks, dose_limits, mosteller_bsa, planned_daily_dose
+from ctit.engine.dose import derive_dose_checks, mosteller_bsa, planned_daily_dose
+from ctit.engine.dose_check import dose_limits
 from ctit.engine.eligibility import derive_eligibility, derive_post_baseline_counts
 from ctit.engine.exposure import (
     derive_prior_anticancer,

@@ -236,7 +236,8 @@ def check_doses(study: Study, protocol: Protocol, con: Any = None) -> list[Probl
     """The recorded study-drug doses against the protocol's dose per m2 alone, without the
     analysis (`ctit validate --protocol`): the same engine check `derive_study` records."""
     from ctit.engine import backend
-    from ctit.engine.dose import derive_dose_checks, dose_limits, dose_problems
+    from ctit.engine.dose import derive_dose_checks
+    from ctit.engine.dose_check import dose_limits, dose_problems
 
     con = con or backend.connect()
     t = backend.study_tables(con, study)
