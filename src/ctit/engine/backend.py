@@ -63,6 +63,9 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
             "spark.sql.warehouse.dir": os.path.join(home, "warehouse"),
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={home} -Dlog4j2.configurationFile=file:{log4j}",
             "spark.pyspark.python": sys.executable,
+            # Local mode runs every task in the driver's JVM, whose default 1 GB heap runs out
+            # at about 100 k patients: half the machine's memory, as a user would give it.
+            "spark.driver.memory": _half_of_memory(),
         }
         for key, value in {**defaults, **conf}.items():
             builder = builder.config(key, value)
@@ -73,6 +76,17 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
     if not remote:
         session.sparkContext.setLogLevel("ERROR")
     return ibis.pyspark.connect(session)
+
+
+def _half_of_memory() -> str:
+    """Half the machine's physical memory as a JVM size (at least 1 GB)."""
+    import os
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "1g"
+    return f"{max(1, total // 2 // 2**30)}g"
 
 
 def parse_conf(pairs: list[str] | None) -> dict[str, str]:
