@@ -48,3 +48,28 @@ def test_duckdb_and_pyspark_derive_identical_patients(spark_con):
     for name, key in keys.items():
         pd.testing.assert_frame_equal(_comparable(getattr(duck, name), key),
                                       _comparable(getattr(spark, name), key), check_dtype=False, obj=name)
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
+    """`ctit analyze --engine spark` as a user runs it: its own local session (a fresh JVM,
+    with the driver heap ctit sets), Spark's progress quiet, results.json and patients.csv
+    byte-identical to the DuckDB run. Codegen is off only to keep the test short."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyspark")
+    ctit = [str(Path(sys.executable).with_name("ctit"))]
+    fast = ["--spark-conf", "spark.sql.codegen.wholeStage=false", "--spark-conf", "spark.sql.adaptive.enabled=false",
+            "--spark-conf", "spark.sql.shuffle.partitions=2"]
+    runs = {}
+    for engine, extra in (("duckdb", []), ("spark", fast)):
+        out = tmp_path / engine
+        proc = subprocess.run([*ctit, "analyze", str(EXAMPLE), "-o", str(out), "-f", "json", "-q",
+                               "--engine", engine, *extra], capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "[Stage" not in proc.stderr + proc.stdout
+        runs[engine] = out
+    for name in ("results.json", "patients.csv"):
+        assert (runs["spark"] / name).read_bytes() == (runs["duckdb"] / name).read_bytes(), name
