@@ -184,3 +184,19 @@ def test_a_killed_run_leaves_the_old_or_the_new_complete_output(tmp_path: Path) 
     assert leftovers(out) == []
     mixed = {staged: files for staged, files in seen.items() if files not in (old, new)}
     assert mixed == {}, "a killed run left a mix of outputs"
+
+
+def test_a_lost_engine_connection_is_not_called_a_write_failure(tmp_path: Path) -> None:
+    """A Spark driver that dies mid-run surfaces as ConnectionRefusedError (an OSError with an
+    errno): it is not a failure to write OUT, so it is not reported as one; OUT is kept."""
+    from ctit.output import OutputError, staged_output
+
+    out = tmp_path / "out"
+    with pytest.raises(ConnectionRefusedError):
+        with staged_output(out, "analyze") as staging:
+            (staging / "results.json").write_text("{}")
+            raise ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused")
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputError, match="No space left"):
+        with staged_output(out, "analyze"):
+            raise OSError(errno.ENOSPC, "No space left on device")

@@ -192,7 +192,10 @@ def staged_output(out: Path, command: str) -> Iterator[Path]:
 
 def _about_staging(exc: OSError, staging: Path) -> bool:
     """Whether an OSError is a failure to write the output, not e.g. a missing input: it names
-    a file in the staging folder, or no file but an errno (ENOSPC from a write)."""
+    a file in the staging folder, or no file but an errno (ENOSPC from a write). A lost
+    connection (an engine such as Spark that died) is not the output's fault."""
+    if isinstance(exc, ConnectionError):
+        return False
     if exc.filename is None:
         return exc.errno is not None
     return os.path.abspath(os.fsdecode(exc.filename)).startswith(str(staging))
