@@ -111,8 +111,10 @@ def test_an_unwritable_output_is_refused_before_the_analysis(tmp_path: Path, mon
     def read_only(*_: object, **__: object) -> str:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr("ctit.results.analyze_study", analysis_must_not_run)
+    # ctit.pipeline first: imported after ctit.results were patched, it would bind the patched
+    # function as its own, and the undo would leave it there for every later test.
     monkeypatch.setattr("ctit.pipeline.analyze_study", analysis_must_not_run)
+    monkeypatch.setattr("ctit.results.analyze_study", analysis_must_not_run)
     monkeypatch.setattr(tempfile, "mkdtemp", read_only)
     result = analyze(tmp_path / "out", "-f", "json")
     assert result.exit_code == 2
