@@ -19,6 +19,16 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+# Test data is tiny: compiling generated code and re-planning stages cost more than they
+# save (the derivations suite takes about half the time without them).
+TINY_DATA_SPARK_CONF = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
 @pytest.fixture(scope="session")
 def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """An Ibis PySpark connection in local mode; mark users `spark` and
@@ -29,21 +39,17 @@ def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
     # Its own warehouse and Derby home: a shared default dir gives LOCATION_ALREADY_EXISTS.
     home = tmp_path_factory.mktemp("spark")
-    spark = (
+    builder = (
         SparkSession.builder.master("local[1]")
         .appName("ctit-tests")
         .config("spark.sql.warehouse.dir", str(home / "warehouse"))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
         .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.showConsoleProgress", "false")
-        # Test data is tiny: compiling generated code and re-planning stages cost more than
-        # they save (the derivations suite takes about half the time without them).
-        .config("spark.sql.adaptive.enabled", "false")
-        .config("spark.sql.codegen.wholeStage", "false")
-        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
-        .getOrCreate()
     )
+    for key, value in TINY_DATA_SPARK_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     yield ibis.pyspark.connect(spark)
     spark.stop()

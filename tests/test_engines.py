@@ -55,14 +55,15 @@ def test_duckdb_and_pyspark_derive_identical_patients(spark_con):
 def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
     """`ctit analyze --engine spark` as a user runs it: its own local session (a fresh JVM,
     with the driver heap ctit sets), Spark's progress quiet, results.json and patients.csv
-    byte-identical to the DuckDB run. Codegen is off only to keep the test short."""
+    byte-identical to the DuckDB run. The tiny-data settings only keep the test short."""
     import subprocess
     import sys
 
+    from conftest import TINY_DATA_SPARK_CONF
+
     pytest.importorskip("pyspark")
     ctit = [str(Path(sys.executable).with_name("ctit"))]
-    fast = ["--spark-conf", "spark.sql.codegen.wholeStage=false", "--spark-conf", "spark.sql.adaptive.enabled=false",
-            "--spark-conf", "spark.sql.shuffle.partitions=2"]
+    fast = [arg for key, value in TINY_DATA_SPARK_CONF.items() for arg in ("--spark-conf", f"{key}={value}")]
     runs = {}
     for engine, extra in (("duckdb", []), ("spark", fast)):
         out = tmp_path / engine

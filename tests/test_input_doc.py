@@ -24,6 +24,7 @@ import pytest
 from ctit.errors import InputError, Problem
 from ctit.readers.read import read_study
 from test_readers import EXPOSURES, LABS, PATIENTS, make_study
+from test_readers_trust import make_not_a_file
 
 ANY = object()  # the problem's value is not checked (the documented example shows none)
 
@@ -115,16 +116,7 @@ def _not_utf8_message(folder: Path) -> str:
 def _not_a_file(kind: str) -> Callable[[Path], Path]:
     def build(tmp_path: Path) -> Path:
         folder = make_study(tmp_path)
-        target = folder / "transfusions.csv"
-        if kind == "folder":
-            target.mkdir()
-        elif kind == "pipe":
-            os.mkfifo(target)
-        elif kind == "symlink_loop":
-            target.symlink_to(target)
-        else:
-            target.write_text("patient_id,day,product\nP1,3,platelets\n", encoding="utf-8")
-            target.chmod(0)
+        make_not_a_file(folder, kind)
         return folder
     return build
 

@@ -58,16 +58,25 @@ def test_xlsx_with_understated_dimension_reads_every_row(tmp_path: Path) -> None
 
 # --- 2. a table path that is not a regular readable file ----------------------------------
 
-@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink_loop"])
+def make_not_a_file(folder: Path, kind: str) -> None:
+    """Make the study's transfusions.csv a path that is not a readable regular file: a
+    folder, a pipe, a symlink to itself, or a file without read permission."""
+    target = folder / "transfusions.csv"
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "pipe":
+        os.mkfifo(target)
+    elif kind == "symlink_loop":
+        target.symlink_to(target)
+    else:
+        target.write_text("patient_id,day,product\nP1,3,platelets\n", encoding="utf-8")
+        target.chmod(0)
+
+
+@pytest.mark.parametrize("kind", ["folder", "pipe", "symlink_loop"])
 def test_table_path_that_is_not_a_file_is_an_error(tmp_path: Path, kind: str) -> None:
     folder = make_study(tmp_path)
-    target = folder / "transfusions.csv"
-    if kind == "directory":
-        target.mkdir()
-    elif kind == "fifo":
-        os.mkfifo(target)
-    else:
-        target.symlink_to(folder / "transfusions.csv")
+    make_not_a_file(folder, kind)
     p = find(problems_of(folder), "transfusions", None, None)
     assert "transfusions.csv" in p.message and "readable file" in p.message
 

@@ -90,5 +90,10 @@ class ProblemLog:
         return [p for p in self.problems if p.severity == "warning"]
 
     def raise_if_errors(self) -> None:
-        if any(p.severity == "error" for p in self.problems):
-            raise InputError(list(self.problems))
+        raise_if_errors(self.problems)
+
+
+def raise_if_errors(problems: list[Problem]) -> None:
+    """Stop with every problem (warnings included, for the listing) when one is an error."""
+    if any(p.severity == "error" for p in problems):
+        raise InputError(list(problems))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ctit import __version__
 from ctit.engine.derivations import Derivations, derive_study
-from ctit.errors import InputError
+from ctit.errors import raise_if_errors
 from ctit.protocol import EXCLUSION_REASONS, Protocol
 from ctit.stats import clopper_pearson, kaplan_meier, summarize, wilcoxon_signed_rank
 from ctit.study import Study
@@ -198,8 +198,7 @@ def analyze_study(study: Study, protocol: Protocol, con: Any = None) -> StudyRes
     from ctit.engine.dose_check import dose_problems
 
     dose = dose_problems(d.dose_checks, protocol.dose_mg_per_m2)
-    if any(p.severity == "error" for p in dose):
-        raise InputError(dose)
+    raise_if_errors(dose)
     categories = [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
                   for row in d.categories.to_dict("records")]
     patients = d.patients

@@ -42,7 +42,7 @@ def validate(
     from rich.table import Table
 
     from ctit.engine.derivations import check_doses
-    from ctit.errors import InputError
+    from ctit.errors import raise_if_errors
     from ctit.protocol import load_protocol
     from ctit.sources import read_source
 
@@ -51,8 +51,7 @@ def validate(
         p = load_protocol(protocol, set_ or [])
         s = read_source(study, source)
         dose = check_doses(s, p, con)
-        if any(d.severity == "error" for d in dose):
-            raise InputError([*s.warnings, *dose])
+        raise_if_errors([*s.warnings, *dose])
         s.warnings.extend(dose)
     counts = _counts(s, con)
 

@@ -55,6 +55,13 @@ def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
     return derive_lab_grades(with_base, load_criteria(protocol.ctcae_version), **grading_limits(protocol))
 
 
+def derive_protocol_dose_checks(t: dict[str, ir.Table], protocol: Protocol) -> ir.Table:
+    """The recorded study-drug doses against the protocol's `dose_mg_per_m2` (section 10),
+    within the knowledge table's plausible multiples (`derive_dose_checks`)."""
+    return derive_dose_checks(t["exposures"], t["patients"], mg_per_m2=protocol.dose_mg_per_m2,
+                              limits=dose_limits())
+
+
 def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
                       con: ibis.BaseBackend | None = None, plan: Plan | None = None) -> dict[str, ir.Table]:
     """Every derivation as an Ibis expression over the canonical tables `t`.
@@ -167,8 +174,7 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
         "graded_labs": derive_lab_record_flags(graded, screened, landmarks, onset_long, p),
         "tpo_ra_courses": courses,
         "unused_rows": derive_unused_rows(t, screened, p),
-        "dose_checks": derive_dose_checks(t["exposures"], t["patients"], mg_per_m2=p.dose_mg_per_m2,
-                                          limits=dose_limits()),
+        "dose_checks": derive_protocol_dose_checks(t, p),
     }
 
 

@@ -236,13 +236,11 @@ def check_doses(study: Study, protocol: Protocol, con: Any = None) -> list[Probl
     """The recorded study-drug doses against the protocol's dose per m2 alone, without the
     analysis (`ctit validate --protocol`): the same engine check `derive_study` records."""
     from ctit.engine import backend
-    from ctit.engine.dose import derive_dose_checks
-    from ctit.engine.dose_check import dose_limits, dose_problems
+    from ctit.engine.analysis import derive_protocol_dose_checks
+    from ctit.engine.dose_check import dose_problems
 
     con = con or backend.connect()
-    t = backend.study_tables(con, study)
-    checks = derive_dose_checks(t["exposures"], t["patients"], mg_per_m2=protocol.dose_mg_per_m2,
-                                limits=dose_limits())
+    checks = derive_protocol_dose_checks(backend.study_tables(con, study), protocol)
     return dose_problems(backend.fetch(con, checks, "dose_checks"), protocol.dose_mg_per_m2)
 
 

@@ -280,8 +280,7 @@ def _defaults(test: ir.StringValue, defaults: dict[str, float] | None) -> ir.Flo
 
 def _row_order(labs: ir.Table, columns: list[str]) -> list[ir.Value]:
     """Every input column, `source_row` first: a total order of a patient's lab rows."""
-    first = [c for c in ("source_row",) if c in columns]
-    return [labs[c] for c in first + [c for c in columns if c not in first]]
+    return [labs[c] for c in sorted(columns, key=lambda c: c != "source_row")]
 
 
 def derive_lab_grades(
