@@ -65,14 +65,45 @@ def study_period(table: str) -> StudyPeriod | None:
                        today + pd.DateOffset(years=int(r.impossible_above)), r.why)
 
 
+def parse_dates(s: pd.Series) -> pd.Series:
+    """Texts -> dates at midnight (NaT where no accepted format reads the text): the formats of
+    knowledge `date_formats.csv` in order (ISO 8601 first; a time part after the date is
+    ignored), then an Excel serial."""
+    parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    # The date part of a date-time: before the first "T" or space.
+    date_part = s.str.split(r"[T ]", n=1, regex=True).str[0]
+    for fmt in knowledge.date_formats():
+        todo = s.notna() & parsed.isna()
+        if not todo.any():
+            break
+        if fmt == _ISO_FORMAT:
+            candidates = [s[todo].str.extract(_ISO_DATE, expand=False)]
+        else:
+            candidates = [s[todo], date_part[todo]]
+        for text in candidates:
+            got = pd.to_datetime(text, format=fmt, errors="coerce")
+            parsed = parsed.fillna(got.reindex(s.index)).astype("datetime64[ns]")
+    serial = (parsed.isna() & date_part.str.match(_EXCEL_SERIAL)).fillna(False).astype(bool)
+    if serial.any():
+        days = pd.to_numeric(date_part.where(serial).astype("object"), errors="coerce")
+        parsed = parsed.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
+    return parsed.dt.normalize()
+
+
 class Cells:
-    """Typed access to the columns of one raw table, logging problems against it."""
+    """Typed access to the columns of one raw table, logging problems against it.
+
+    A column is parsed once per distinct text, not once per row: a million lab rows hold a few
+    thousand distinct dates, units and values, and each parser's result is mapped back onto
+    the rows by the column's codes (`pandas.factorize`).
+    """
 
     def __init__(self, table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
         self.table = table
         self.raw = raw
         self.log = log
         self.rows = raw[SOURCE_ROW].astype("Int64")
+        self._distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
         self._text: dict[str, pd.Series] = {}
         # Dates are checked against the plausible study period (knowledge/plausible_ranges.csv).
         self.check_period = True
@@ -80,21 +111,47 @@ class Cells:
     def has(self, column: str) -> bool:
         return column in self.raw.columns
 
+    def distinct(self, column: str) -> tuple[np.ndarray, pd.Series]:
+        """The column's codes (one per row, -1 where the cell is missing) and its distinct
+        cells as written (untrimmed)."""
+        if column not in self._distinct:
+            cells = self.raw[column]
+            if isinstance(cells.dtype, pd.CategoricalDtype):
+                codes = cells.cat.codes.to_numpy(dtype="int64")
+                uniques = cells.cat.categories.astype("string")
+            else:
+                codes, uniques = pd.factorize(cells.astype("string"), use_na_sentinel=True)
+            self._distinct[column] = (codes, pd.Series(uniques, dtype="string"))
+        return self._distinct[column]
+
+    def per_value(self, column: str, parse: Callable[[pd.Series], pd.Series], *,
+                  trimmed: bool = True) -> pd.Series:
+        """`parse` applied to the column's distinct cells (trimmed, an empty cell missing; or as
+        written), mapped back onto the rows; missing where the cell is."""
+        codes, values = self.distinct(column)
+        if trimmed:
+            values = values.str.strip()
+            values = values.mask(values == "")
+        parsed = pd.Series(parse(values)).reset_index(drop=True)
+        if parsed.dtype == bool:
+            parsed = parsed.astype("boolean")
+        return pd.Series(parsed.array.take(codes, allow_fill=True), index=self.raw.index)
+
     def text(self, column: str) -> pd.Series:
         """Trimmed text; missing when the cell is empty or the column absent."""
         if column not in self.raw.columns:
             return pd.Series(pd.NA, index=self.raw.index, dtype="string")
         if column not in self._text:
-            s = self.raw[column].astype("string").str.strip()
-            self._text[column] = s.mask(s == "")
+            self._text[column] = self.per_value(column, lambda v: v)
         return self._text[column]
 
     def lookup(self, column: str, find: Callable[[str], Any]) -> pd.Series:
         """`find` applied to each distinct text of a column once (a knowledge lookup), mapped
         back onto the rows: object values, missing where the cell is empty."""
-        s = self.text(column)
-        distinct = s.dropna().unique()
-        return s.map({v: find(v) for v in distinct}, na_action="ignore")
+        if column not in self.raw.columns:
+            return pd.Series(np.nan, index=self.raw.index, dtype="object")
+        return self.per_value(column, lambda v: v.astype("object").map(
+            lambda t: np.nan if pd.isna(t) else find(t)).astype("object"))
 
     def error_at(self, mask: pd.Series, column: str, message: str | pd.Series,
                  values: pd.Series | None = None) -> None:
@@ -147,9 +204,12 @@ class Cells:
     def number(self, column: str, *, nonnegative: bool = False) -> pd.Series:
         """A decimal number (point as separator). Text such as '<5' is not a number."""
         s = self.text(column)
-        num = pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
+        if not self.has(column):
+            return pd.Series(pd.NA, index=s.index, dtype="Float64")
+        num = self.per_value(column, lambda v: pd.Series(pd.to_numeric(
+            v.astype("object"), errors="coerce"), dtype="float64")).astype("float64")
         bad = s.notna() & ~np.isfinite(num)
-        censored = bad & s.str.match(r"^\s*[<>≤≥]=?").fillna(False)
+        censored = bad & self.per_value(column, lambda v: v.str.match(r"^\s*[<>≤≥]=?")).fillna(False)
         self.error_at(censored, column, "not a number: a censored value such as '<5' must be "
                       "replaced by a number or the row removed (the tool cannot decide what it means)")
         self.error_at(bad & ~censored, column, "not a number (use a decimal point, no units or "
@@ -182,25 +242,10 @@ class Cells:
         8601 YYYY-MM-DD first, a time part after the date is ignored) or an Excel serial ->
         datetime64 at midnight."""
         s = self.text(column)
-        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
-        # The date part of a date-time: before the first "T" or space.
-        date_part = s.str.split(r"[T ]", n=1, regex=True).str[0]
-        for fmt in knowledge.date_formats():
-            todo = s.notna() & parsed.isna()
-            if not todo.any():
-                break
-            if fmt == _ISO_FORMAT:
-                candidates = [s[todo].str.extract(_ISO_DATE, expand=False)]
-            else:
-                candidates = [s[todo], date_part[todo]]
-            for text in candidates:
-                got = pd.to_datetime(text, format=fmt, errors="coerce")
-                parsed = parsed.fillna(got.reindex(s.index)).astype("datetime64[ns]")
-        serial = (parsed.isna() & date_part.str.match(_EXCEL_SERIAL)).fillna(False).astype(bool)
-        if serial.any():
-            days = pd.to_numeric(date_part.where(serial).astype("object"), errors="coerce")
-            parsed = parsed.fillna(_EXCEL_EPOCH + pd.to_timedelta(days, unit="D"))
-        parsed = parsed.dt.normalize()
+        if not self.has(column):
+            parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        else:
+            parsed = self.per_value(column, parse_dates).astype("datetime64[ns]")
         bad = s.notna() & parsed.isna()
         self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05; "
                       "2024/03/05, 2024.03.05 and 2024年3月5日 are read too)")
@@ -222,8 +267,9 @@ class Cells:
         """A value from a fixed set, matched by `knowledge.word_key`; `allowed` maps normalised
         word -> canonical value, where an empty value accepts the word as saying nothing."""
         s = self.text(column)
-        out = s.map(knowledge.word_key, na_action="ignore").map(dict(allowed), na_action="ignore")
-        out = out.astype("string")
+        words = dict(allowed)
+        out = self.per_value(column, lambda v: v.map(knowledge.word_key, na_action="ignore").map(
+            words, na_action="ignore").astype("string")) if self.has(column) else s
         bad = s.notna() & out.isna()
         shown = ", ".join(v for v in dict.fromkeys(allowed.values()) if v)
         self.error_at(bad, column, f"{what} must be one of: {shown}")

@@ -51,11 +51,11 @@ RELATED = knowledge.vocabulary("related")
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
     """Columns lower-cased and trimmed, cells as text: readers of typed sources may pass numbers."""
-    out = raw.copy()
+    out = raw.copy(deep=False)
     out.columns = [str(c).strip().lower() for c in out.columns]
     for c in out.columns:
-        if c != SOURCE_ROW:
-            s = out[c]
+        s = out[c]
+        if c != SOURCE_ROW and s.dtype != "string" and not isinstance(s.dtype, pd.CategoricalDtype):
             out[c] = s.where(s.isna(), s.astype(str)).astype("string")
     return out
 
@@ -71,9 +71,12 @@ def check_columns(table: str, raw: pd.DataFrame, log: ProblemLog) -> None:
             log.error(table, "required column is missing", row=1, column=need)
 
 
-def _extras(table: str, raw: pd.DataFrame, typed: pd.DataFrame) -> pd.DataFrame:
-    """Input columns the contract does not know, as given (those a builder typed are taken typed)."""
-    return raw[[c for c in raw.columns if c not in CANONICAL_COLUMNS[table] and c not in typed.columns]]
+def _extras(c: Cells, typed: pd.DataFrame) -> pd.DataFrame:
+    """Input columns the contract does not know, as given (trimmed text; those a builder typed
+    are taken typed)."""
+    return pd.DataFrame({n: c.text(n) for n in c.raw.columns
+                         if n not in CANONICAL_COLUMNS[c.table] and n not in typed.columns},
+                        index=c.raw.index)
 
 
 def _patients(c: Cells) -> tuple[pd.DataFrame, pd.Series]:
@@ -288,12 +291,13 @@ def check_control_characters(c: Cells) -> None:
     for column in c.raw.columns:
         if column == SOURCE_ROW:
             continue
-        s = c.raw[column].astype("string")
-        bad = s.str.contains(_CONTROL, regex=True).fillna(False).astype(bool)
+        bad = c.per_value(column, lambda v: v.str.contains(_CONTROL, regex=True),
+                          trimmed=False).fillna(False).astype(bool)
         if bad.any():
             c.error_at(bad, column, "the cell holds a control character (shown as \\xNN; a tab, "
                        "line break or other invisible character); remove it",
-                       values=s.str.translate(_SHOW_CONTROL))
+                       values=c.per_value(column, lambda v: v.str.translate(_SHOW_CONTROL),
+                                          trimmed=False))
 
 
 # Where a death is recorded: a grade-5 adverse event's start, or the patients table's
@@ -442,6 +446,6 @@ def build_study(
     check_after_death(frames, cells, day0)
 
     log.raise_if_errors()
-    typed = {name: conform(name, pd.concat([frames[name], _extras(name, tables[name], frames[name])], axis=1))
+    typed = {name: conform(name, pd.concat([frames[name], _extras(cells[name], frames[name])], axis=1))
              for name in frames}
     return Study(**typed, inputs=list(inputs), warnings=log.warnings, source=source)

@@ -132,21 +132,20 @@ def day_zero(exposures: TableTimes, study_drug: pd.Series, index_date: pd.Series
     first = (pd.DataFrame({"pid": exposures.patient_id[dated], "date": start.dates[dated],
                            "row": exposures.rows[dated]})
              .sort_values(["date", "row"]).drop_duplicates("pid"))
-    day0: dict[str, pd.Timestamp] = {str(r.pid): r.date for r in first.itertuples()}
-    first_row = {str(r.pid): int(r.row) for r in first.itertuples()}
-    for i in patient_ids.index:
-        pid, idx = patient_ids.loc[i], index_date.loc[i]
-        if pd.isna(pid) or pd.isna(idx):
-            continue
-        pid = str(pid)
-        if pid not in day0:
-            day0[pid] = idx
-        elif idx != day0[pid]:
-            log.warn("patients", f"index_date disagrees with the first dated study-drug dose "
-                     f"({day0[pid].date().isoformat()}, exposures row {first_row[pid]}); "
-                     "day 0 is the study-drug date", int(patient_rows.loc[i]), "index_date",
-                     index_text.loc[i])
-    return day0
+    dosed = first.set_index(first["pid"].astype(str))
+    given = pd.DataFrame({"pid": patient_ids.astype("string"), "idx": index_date,
+                          "row": patient_rows, "text": index_text}).dropna(subset=["pid", "idx"])
+    dose_date = given["pid"].map(dosed["date"])
+    disagree = given[dose_date.notna() & (given["idx"] != dose_date)]
+    for r in disagree.itertuples():
+        log.warn("patients", f"index_date disagrees with the first dated study-drug dose "
+                 f"({dosed.at[r.pid, 'date'].date().isoformat()}, exposures row "
+                 f"{int(dosed.at[r.pid, 'row'])}); day 0 is the study-drug date", int(r.row),
+                 "index_date", r.text)
+    # The first index_date of a patient without a dated dose (a repeated id is already an error).
+    undosed = given[dose_date.isna()].drop_duplicates("pid")
+    return {**dict(zip(undosed["pid"].astype(str), undosed["idx"])),
+            **dict(zip(dosed.index, dosed["date"]))}
 
 
 def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
