@@ -111,6 +111,7 @@ def test_figure_reference_lines_come_from_the_criteria_and_protocol(results) -> 
 
 
 def test_subgroup_variables_use_the_shared_agent_text() -> None:
-    level_of = dict((k, f) for k, _, f in SUBGROUP_VARIABLES)["prior_tpo_ra"]
-    assert level_of(pd.Series({"prior_tpo_ra_agents": None})) == NOT_RECORDED
-    assert level_of(pd.Series({"prior_tpo_ra_agents": "a, b"})) == "a + b"
+    column, level_of = {k: (c, f) for k, _, c, f in SUBGROUP_VARIABLES}["prior_tpo_ra"]
+    assert column == "prior_tpo_ra_agents"
+    assert level_of(None) == NOT_RECORDED
+    assert level_of("a, b") == "a + b"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ctit.protocol import Protocol
@@ -62,12 +63,23 @@ def _baseline_grade(grade: Any) -> str:
     return "Grade 4" if int(grade) >= 4 else "Grade 2-3"
 
 
-# Subgroup variables: (key, label, function of a patient row giving its level).
-SUBGROUP_VARIABLES: tuple[tuple[str, str, Callable[[pd.Series], str]], ...] = (
-    ("tumor_site", "Tumor site", lambda r: tumor_site(r.get("tumor_type"))),
-    ("prior_tpo_ra", "Prior TPO-RA", lambda r: tpo_ra_agent(r.get("prior_tpo_ra_agents"))),
-    ("baseline_grade", "Baseline platelet grade", lambda r: _baseline_grade(r.get("baseline_grade"))),
+# Subgroup variables: (key, label, column of the per-patient table, its value -> the level).
+SUBGROUP_VARIABLES: tuple[tuple[str, str, str, Callable[[Any], str]], ...] = (
+    ("tumor_site", "Tumor site", "tumor_type", tumor_site),
+    ("prior_tpo_ra", "Prior TPO-RA", "prior_tpo_ra_agents", tpo_ra_agent),
+    ("baseline_grade", "Baseline platelet grade", "baseline_grade", _baseline_grade),
 )
+
+
+def _levels(patients: pd.DataFrame, column: str, level_of: Callable[[Any], str]) -> pd.Series:
+    """Each patient's level, `level_of` applied once per distinct value (a missing column:
+    every patient not recorded)."""
+    if column not in patients.columns:
+        return pd.Series(level_of(None), index=patients.index, dtype=object)
+    codes, values = pd.factorize(patients[column], use_na_sentinel=True)
+    # A missing value's code is -1, which picks the last level: the one of None.
+    levels = np.array([level_of(v) for v in values] + [level_of(None)], dtype=object)
+    return pd.Series(levels[codes], index=patients.index, dtype=object)
 
 
 def subgroup_orr(patients: pd.DataFrame, protocol: Protocol) -> list[dict[str, Any]]:
@@ -81,8 +93,8 @@ def subgroup_orr(patients: pd.DataFrame, protocol: Protocol) -> list[dict[str, A
     included = patients[patients.included.astype(bool)]
     responder_categories = {r.category for r in protocol.response_rules if r.counts_as_response}
     out: list[dict[str, Any]] = []
-    for key, label, level_of in SUBGROUP_VARIABLES:
-        levels = included.apply(level_of, axis=1) if len(included) else pd.Series(dtype=object)
+    for key, label, column, level_of in SUBGROUP_VARIABLES:
+        levels = _levels(included, column, level_of)
         responders = included.best_response.isin(responder_categories)
         counts = levels.value_counts()
         order = sorted(counts.index, key=lambda lv: (lv == NOT_RECORDED, -counts[lv], lv))

@@ -243,6 +243,7 @@ _MISSING_REASONS = ("LLN", "ULN", "baseline")  # in the order a reason names the
 def criteria_rows(criteria: Criteria) -> list[dict[str, object]]:
     """The lab-derivable rules as plain rows (no nulls, so every engine infers the same types)."""
     rows = []
+    term_ids: dict[tuple[str, str], int] = {}
     for rule_id, rule in enumerate(r for t in criteria.terms for r in t.lab_rules):
         bounds = {}
         for side, bound in (("lo", rule.lower), ("hi", rule.upper)):
@@ -251,7 +252,9 @@ def criteria_rows(criteria: Criteria) -> list[dict[str, object]]:
             bounds[f"{side}_ref"] = bound.reference if bound else ""
         refs = rule.references
         rows.append({
-            "rule_id": rule_id, "term": rule.term, "test": rule.test, "direction": rule.direction,
+            "rule_id": rule_id,
+            "term_id": term_ids.setdefault((rule.term, rule.direction), len(term_ids)),
+            "term": rule.term, "test": rule.test, "direction": rule.direction,
             "grade": rule.grade, "condition": rule.baseline_condition, **bounds,
             **{f"needs_{r}": r in refs for r in _MISSING_REASONS},
             "canonical_unit": lab_tests()[rule.test].canonical_unit,
@@ -276,11 +279,6 @@ def _holds(value: ir.FloatingValue, op: ir.StringValue, factor: ir.FloatingValue
 def _defaults(test: ir.StringValue, defaults: dict[str, float] | None) -> ir.FloatingValue:
     pairs = [(test == t, ibis.literal(float(v), "float64")) for t, v in (defaults or {}).items()]
     return ibis.cases(*pairs, else_=ibis.null("float64")) if pairs else ibis.null("float64")
-
-
-def _row_order(labs: ir.Table, columns: list[str]) -> list[ir.Value]:
-    """Every input column, `source_row` first: a total order of a patient's lab rows."""
-    return [labs[c] for c in sorted(columns, key=lambda c: c != "source_row")]
 
 
 def derive_lab_grades(
@@ -321,16 +319,12 @@ def derive_lab_grades(
         _unit=labs.unit.cast("string").strip(),
         _pk=labs.patient_id.cast("string").fill_null(""),
     )
-    lab = lab.mutate(
-        # A row key within the patient: the rule join is aggregated back onto it (a key of
-        # two columns groups far faster than the whole lab row), and partitioning by patient
-        # keeps it parallel on Spark. The engine computes the key once per use of `lab`, so
-        # it must be deterministic: ordered by every input column (source_row first), only
-        # rows identical in all of them may swap keys, and they have the same result.
-        # Unordered, the two computations numbered a patient's rows differently and joined
-        # one row to another's grades (1 patient in 10 000, on Parquet input).
-        _rid=ibis.row_number().over(group_by=lab._pk, order_by=_row_order(lab, columns)),
-    )
+    # A row key within the patient, that the rule join is aggregated on (a key of two columns
+    # groups far faster than the whole lab row; partitioned by patient it stays parallel on
+    # Spark). The numbered table is read once, by that join, and the aggregation carries
+    # every lab column: a second read would number the rows again, maybe differently, and
+    # give a row another's grades (seen once in 10 000 synthetic patients on Parquet input).
+    lab = lab.mutate(_rid=ibis.row_number().over(group_by=lab._pk))
     j = lab.join(rules, "test")
     above = _r(j._base) > _r(j._uln)
     condition = ibis.cases(
@@ -357,17 +351,19 @@ def derive_lab_grades(
         else_=len(_MISSING_REASONS) + 1,
     )
     unknown = status.isnull()
-    per_term = j.group_by(["_pk", "_rid", "term", "direction", "canonical_unit"]).aggregate(
+    carried = [*columns, "_value", "_lln", "_uln", "_unit", "term", "direction", "canonical_unit"]
+    per_term = j.group_by(["_pk", "_rid", "term_id"]).aggregate(
+        # One lab row per (_pk, _rid) and one term per term_id: their columns are the same
+        # on every joined rule row.
+        **{c: j[c].arbitrary() for c in carried},
         _true=ibis.cases((status.fill_null(False), j.grade), else_=ibis.null("int64")).max(),
         _unknown=ibis.cases((unknown, j.grade), else_=ibis.null("int64")).max(),
         # The reason is that of the highest undecided grade, its first missing reference:
         # one key orders both (grade first; the smaller reason code wins a tie).
         _reason_key=ibis.cases((unknown, j.grade * 10 + (9 - missing_first)), else_=ibis.null("int64")).max(),
     )
-    per_term = per_term.rename(_t_pk="_pk", _t_rid="_rid")
-    j = lab.join(per_term, (lab._pk == per_term._t_pk) & (lab._rid == per_term._t_rid))
-    j = j.mutate(_undecided=j._unknown.notnull() & (j._unknown > j._true.fill_null(0)),
-                 _reason_code=9 - j._reason_key % 10)
+    j = per_term.mutate(_undecided=per_term._unknown.notnull() & (per_term._unknown > per_term._true.fill_null(0)),
+                        _reason_code=9 - per_term._reason_key % 10)
     reason_text = ibis.cases(
         *[(j._reason_code == i + 1, "no " + ibis.literal(r) + " for a grade-" + j._unknown.cast("string")
            + " decision") for i, r in enumerate(_MISSING_REASONS)],

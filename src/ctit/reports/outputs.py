@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 
 from ctit.engine.derivations import patient_columns
@@ -29,6 +30,16 @@ def clean(value: Any) -> Any:
 
 def results_json(results: StudyResults) -> str:
     return json.dumps(clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
+
+
+def per_distinct(column: pd.Series, cell: Callable[[Any], Any]) -> pd.Series:
+    """`cell` applied once per distinct value of a column (missing values: to None), as an
+    object column: a per-patient table of a million rows has few distinct values per column."""
+    codes, values = pd.factorize(column, use_na_sentinel=True)
+    # A missing value's code is -1, which picks the last entry: the one of None.
+    mapped = np.empty(len(values) + 1, dtype=object)
+    mapped[:] = [cell(v) for v in values] + [cell(None)]
+    return pd.Series(mapped[codes], index=column.index, dtype=object)
 
 
 def _cell(value: Any) -> str:
@@ -70,7 +81,7 @@ def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
         if out[c].dtype == object or pd.api.types.is_string_dtype(out[c].dtype):
-            out[c] = out[c].map(safe_text)
+            out[c] = per_distinct(out[c], safe_text)
     out.columns = [safe_text(c) for c in out.columns]
     return out
 
@@ -80,7 +91,7 @@ def patients_table(results: StudyResults) -> pd.DataFrame:
     by patient_id (so the order of the input rows changes no byte)."""
     p = results.patients
     cols = patient_columns(results.protocol)
-    table = p[cols].astype("object").map(_cell)
+    table = pd.DataFrame({c: per_distinct(p[c], _cell) for c in cols}, index=p.index)
     return table.sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
