@@ -137,6 +137,14 @@ class Cells:
             parsed = parsed.astype("boolean")
         return pd.Series(parsed.array.take(codes, allow_fill=True), index=self.raw.index)
 
+    def given(self, column: str) -> pd.Series:
+        """Where the column has a cell that is not empty (all False when the column is absent)."""
+        if column not in self.raw.columns:
+            return pd.Series(False, index=self.raw.index)
+        codes, values = self.distinct(column)
+        filled = (values.str.strip() != "").fillna(False).to_numpy(dtype=bool)
+        return pd.Series((codes >= 0) & np.append(filled, False)[codes], index=self.raw.index)
+
     def text(self, column: str) -> pd.Series:
         """Trimmed text; missing when the cell is empty or the column absent."""
         if column not in self.raw.columns:
@@ -199,7 +207,7 @@ class Cells:
     def require(self, column: str, what: str = "a value") -> None:
         """Error for each empty cell of a required column (the column itself is checked elsewhere)."""
         if self.has(column):
-            self.error_at(self.text(column).isna(), column, f"required {what} is missing")
+            self.error_at(~self.given(column), column, f"required {what} is missing")
 
     def number(self, column: str, *, nonnegative: bool = False) -> pd.Series:
         """A decimal number (point as separator). Text such as '<5' is not a number."""
@@ -208,7 +216,7 @@ class Cells:
             return pd.Series(pd.NA, index=s.index, dtype="Float64")
         num = self.per_value(column, lambda v: pd.Series(pd.to_numeric(
             v.astype("object"), errors="coerce"), dtype="float64")).astype("float64")
-        bad = s.notna() & ~np.isfinite(num)
+        bad = self.given(column) & ~np.isfinite(num)
         censored = bad & self.per_value(column, lambda v: v.str.match(r"^\s*[<>≤≥]=?")).fillna(False)
         self.error_at(censored, column, "not a number: a censored value such as '<5' must be "
                       "replaced by a number or the row removed (the tool cannot decide what it means)")
@@ -246,7 +254,7 @@ class Cells:
             parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
         else:
             parsed = self.per_value(column, parse_dates).astype("datetime64[ns]")
-        bad = s.notna() & parsed.isna()
+        bad = self.given(column) & parsed.isna()
         self.error_at(bad, column, "not an ISO 8601 date (YYYY-MM-DD, e.g. 2024-03-05; "
                       "2024/03/05, 2024.03.05 and 2024年3月5日 are read too)")
         period = study_period(self.table) if self.check_period else None
@@ -270,7 +278,7 @@ class Cells:
         words = dict(allowed)
         out = self.per_value(column, lambda v: v.map(knowledge.word_key, na_action="ignore").map(
             words, na_action="ignore").astype("string")) if self.has(column) else s
-        bad = s.notna() & out.isna()
+        bad = self.given(column) & out.isna()
         shown = ", ".join(v for v in dict.fromkeys(allowed.values()) if v)
         self.error_at(bad, column, f"{what} must be one of: {shown}")
         return out.mask(out == "")

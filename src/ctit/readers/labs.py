@@ -60,7 +60,7 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     test_written = cells.text("test")
     codes = cells.lookup("test", knowledge.lab_test_code).astype("string")
     cells.require("test", "test name")
-    cells.error_at(test_written.notna() & codes.isna(), "test",
+    cells.error_at(cells.given("test") & codes.isna(), "test",
                    f"unknown lab test; {known_tests_text()}. Remove rows of tests the analysis "
                    "does not use.")
 
@@ -112,7 +112,7 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
                      int(g["row"].iloc[0]), "unit", unit or None)
 
     factor = factors.fillna(1.0)
-    canonical_unit = codes.map(lambda c: tests[c].canonical_unit, na_action="ignore").astype("string")
+    canonical_unit = codes.map({c: t.canonical_unit for c, t in tests.items()}).astype("string")
     out = pd.DataFrame({
         "patient_id": cells.text("patient_id"),
         "test": codes,

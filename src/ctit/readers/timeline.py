@@ -81,14 +81,26 @@ def parse_times(cells: Cells) -> TableTimes:
     return times
 
 
-def _cells_long(all_times: list[TableTimes]) -> pd.DataFrame:
-    """Every given time cell: patient, table, row, column, value, mode ('day' or 'date')."""
+def _giving(all_times: list[TableTimes], mode: str) -> set[str]:
+    """The patients with at least one time cell of `mode` ('day' or 'date')."""
+    out: set[str] = set()
+    for t in all_times:
+        for pair in t.pairs:
+            text = pair.day_text if mode == "day" else pair.date_text
+            out.update(t.patient_id[text.notna()].dropna().unique())
+    return out
+
+
+def _cells_long(all_times: list[TableTimes], patients: set[str]) -> pd.DataFrame:
+    """Every given time cell of `patients`: patient, table, row, column, value, mode ('day'
+    or 'date')."""
     parts = []
     for order, t in enumerate(all_times):
+        of_patients = t.patient_id.isin(patients).fillna(False).astype(bool)
         for pair in t.pairs:
             for mode, column, text in (("day", pair.day_column, pair.day_text),
                                        ("date", pair.date_column, pair.date_text)):
-                given = text.notna() & t.patient_id.notna()
+                given = text.notna() & of_patients
                 parts.append(pd.DataFrame({
                     "patient_id": t.patient_id[given], "table": t.table, "order": order,
                     "row": t.rows[given], "column": column, "value": text[given], "mode": mode,
@@ -100,10 +112,11 @@ def _cells_long(all_times: list[TableTimes]) -> pd.DataFrame:
 
 def check_mixing(all_times: list[TableTimes], log: ProblemLog) -> set[str]:
     """Patients giving both days and dates: an error on each cell of their less-used kind."""
-    cells = _cells_long(all_times)
-    kinds = cells.groupby("patient_id", sort=False)["mode"].nunique()
-    mixed: set[str] = {str(p) for p in kinds[kinds > 1].index}
-    for pid, g in cells[cells["patient_id"].isin(mixed)].groupby("patient_id", sort=False):
+    mixed = {str(p) for p in _giving(all_times, "day") & _giving(all_times, "date")}
+    if not mixed:
+        return mixed
+    cells = _cells_long(all_times, mixed)
+    for pid, g in cells.groupby("patient_id", sort=False):
         counts = g["mode"].value_counts()
         # The less-used kind is reported (ties: the kind that appears later in the files).
         first_seen = list(dict.fromkeys(g["mode"]))
