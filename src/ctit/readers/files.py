@@ -307,15 +307,34 @@ def _quoted(column: str) -> str:
 
 def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame:
     """Cells of `relation` (a DuckDB table with `rowid` in file order; `names` maps contract
-    name -> column, or "=" and an SQL expression) trimmed, empty cells missing, blank records dropped; `source_row` =
-    rowid + 2 (the header is row 1)."""
+    name -> column, or "=" and an SQL expression) trimmed, empty cells missing, blank records
+    dropped, in file order (the connection preserves insertion order: engine.local);
+    `source_row` = rowid + 2 (the header is row 1)."""
     cell = {n: f"nullif(trim(CAST({_quoted(c)} AS VARCHAR)), '')" for n, c in names.items()}
     cols = [f'{e} AS "{n}"' for n, e in cell.items()]
     blank = " AND ".join(f"{e} IS NULL" for e in cell.values()) or "FALSE"
     sql = (f"SELECT {', '.join(cols + ['CAST(rowid + 2 AS BIGINT) AS source_row'])} "
-           f"FROM {relation} WHERE NOT ({blank}) ORDER BY rowid")
-    data = con.sql(sql).fetch_arrow_table()
-    return _arrow_strings(data)
+           f"FROM {relation} WHERE NOT ({blank})")
+    # Fetched in batches, each dictionary-encoded as it arrives: the text of a large table
+    # is never held whole as Arrow strings beside the engine's copy.
+    batches = [_dictionary_encoded(b) for b in con.sql(sql).fetch_record_batch(_BATCH_ROWS)]
+    if not batches:
+        return _arrow_strings(con.sql(sql).fetch_arrow_table())
+    import pyarrow as pa
+
+    return pa.Table.from_batches(batches).unify_dictionaries().to_pandas(
+        types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+_BATCH_ROWS = 1 << 20
+
+
+def _dictionary_encoded(batch: Any) -> Any:
+    import pyarrow as pa
+
+    columns = [c.dictionary_encode() if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+               else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _arrow_strings(data: Any) -> pd.DataFrame:
