@@ -17,11 +17,14 @@ from ctit.results import StudyResults, analyze_study
 def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None = None,
                  overrides: list[str] | None = None, *, source: str = "study",
                  formats: tuple[str, ...] | None = None, con: Any = None,
-                 progress: bool | None = None, sensitivity: bool = False) -> tuple[StudyResults, list[Path]]:
-    """Analyse the study at `study_path` (read with the `source` reader) into `out`.
+                 progress: bool | None = None, sensitivity: bool = False,
+                 min_cell_count: int | None = None) -> tuple[StudyResults, list[Path]]:
+    """Analyse the study at `study_path` (read with the `source` reader) into `out`; the
+    results as the outputs show them, and the files written.
 
     `progress`: show what is being done (default: only when stdout is a terminal).
     `sensitivity`: also run the definition-sensitivity analysis (ctit.sensitivity) and report it.
+    `min_cell_count`: small-cell suppression of every output (ctit.reports.suppression).
     """
     from ctit.output import relocate, staged_output
 
@@ -30,15 +33,17 @@ def run_analysis(study_path: Path, out: Path, protocol_path: Path | str | None =
     # once every file is written (ctit.output).
     with staged_output(Path(out), "analyze") as staging:
         results, written = _analyze_into(study_path, staging, protocol, source, formats, con, progress,
-                                         sensitivity)
+                                         sensitivity, min_cell_count)
     return results, relocate(written, staging, Path(out))
 
 
 def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
                   formats: tuple[str, ...] | None, con: Any,
-                  progress: bool | None, sensitivity: bool = False) -> tuple[StudyResults, list[Path]]:
+                  progress: bool | None, sensitivity: bool = False,
+                  min_cell_count: int | None = None) -> tuple[StudyResults, list[Path]]:
     from ctit.output import report_time
     from ctit.reports import DEFAULT_FORMATS, write_reports
+    from ctit.reports.suppression import suppressed_results
     from ctit.sources import read_source
 
     show = sys.stdout.isatty() if progress is None else progress
@@ -73,6 +78,7 @@ def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
                 if spinner is not None:
                     spinner.update("Sensitivity: the response under each definition")
                 add_sensitivity(results, con)
+            results = suppressed_results(results, min_cell_count)
             if spinner is not None:
                 console_time = time.perf_counter() - started
                 spinner.update(f"Writing ({console_time:.1f} s so far)")

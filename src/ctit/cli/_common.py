@@ -164,16 +164,19 @@ def print_written(out: Path, written: list[Path]) -> None:
     console.print(escape(f"Wrote to {out}: " + ", ".join(parts)), highlight=False)
 
 
-def set_report_style(p_values: str, min_subgroup_n: int, min_cell_count: int | None = None) -> None:
-    """The report style options (`--p-values`, `--min-subgroup-n`, `--min-cell-count`; None: no
-    suppression), set before any figure worker starts: the workers inherit the style."""
-    from ctit.reports.format import ReportStyle, set_style
-
+def check_min_cell_count(min_cell_count: int | None) -> None:
+    """`--min-cell-count`: None (no suppression) or a count of 1 or more."""
     if min_cell_count is not None and min_cell_count < 1:
         raise typer.BadParameter("give a count of 1 or more", param_hint="--min-cell-count")
+
+
+def set_report_style(p_values: str, min_subgroup_n: int) -> None:
+    """The report style options (`--p-values`, `--min-subgroup-n`), set before any figure
+    worker starts: the workers inherit the style."""
+    from ctit.reports.format import ReportStyle, set_style
+
     try:
-        set_style(ReportStyle(p_values=p_values.strip().lower(), min_subgroup_n=min_subgroup_n,
-                              min_cell_count=min_cell_count))
+        set_style(ReportStyle(p_values=p_values.strip().lower(), min_subgroup_n=min_subgroup_n))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
 

@@ -16,6 +16,7 @@ from ctit.cli._common import (
     console,
     engine_connection,
     input_errors_exit,
+    check_min_cell_count,
     print_written,
     set_report_style,
 )
@@ -59,15 +60,15 @@ def analyze(
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    set_report_style(p_values, min_subgroup_n, min_cell_count)
+    check_min_cell_count(min_cell_count)
+    set_report_style(p_values, min_subgroup_n)
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         results, written = run_analysis(study, out, protocol, set_ or [], source=source, formats=formats,
-                                        con=con, sensitivity=sensitivity)
+                                        con=con, sensitivity=sensitivity, min_cell_count=min_cell_count)
     if not quiet:
-        from ctit.reports.suppression import suppressed_results
         from ctit.reports.terminal import render_summary
 
-        # The summary shows what the outputs show: the results at the same minimum cell count.
-        render_summary(suppressed_results(results, min_cell_count), console)
+        # The results as the outputs show them (suppressed at the same minimum cell count).
+        render_summary(results, console)
         print_written(out, written)

@@ -8,7 +8,13 @@ import typer
 from rich.markup import escape
 
 from ctit.cli import app
-from ctit.cli._common import err_console, print_output_error, print_written, set_report_style
+from ctit.cli._common import (
+    check_min_cell_count,
+    err_console,
+    print_output_error,
+    print_written,
+    set_report_style,
+)
 
 EXIT_NO_DATA = 2
 
@@ -32,13 +38,15 @@ def report(
     """Rebuild report.html, report.docx, listings.xlsx and the figures from OUT's saved results."""
     from ctit.reports import parse_formats, write_reports
     from ctit.reports.store import StoreError, load_results, saved_min_cell_count, saved_time
+    from ctit.reports.suppression import suppressed_results
 
     try:
         formats = parse_formats(format_)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--format") from exc
-    set_report_style(p_values, min_subgroup_n,
-                     saved_min_cell_count(out) if min_cell_count is None else min_cell_count or None)
+    threshold = saved_min_cell_count(out) if min_cell_count is None else min_cell_count or None
+    check_min_cell_count(threshold)
+    set_report_style(p_values, min_subgroup_n)
     from ctit.output import OutputError, relocate, staged_output
     from ctit.reports.figures import figure_pool
 
@@ -47,7 +55,7 @@ def report(
         try:
             # Everything is re-written into a staging folder that replaces OUT when complete.
             with staged_output(out, "report") as staging:
-                results = load_results(out)
+                results = suppressed_results(load_results(out), threshold)
                 written = write_reports(results, staging, formats, pool=pool, generated=saved_time(out))
                 written = relocate(written, staging, out)
         except StoreError as exc:

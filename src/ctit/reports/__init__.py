@@ -3,8 +3,8 @@
 `write_reports` writes the contract's outputs (results.json, patients.csv, always), the data
 `ctit report` re-renders from (OUT/data, always) and the requested formats:
 html (report.html), docx (report.docx), xlsx (listings.xlsx), figures (OUT/figures/*.png|svg).
-With a minimum cell count (report style `min_cell_count`) every renderer reads the one
-suppressed results object (ctit.reports.suppression) and no per-patient file is written.
+Given suppressed results (`suppression.suppressed_results`, a minimum cell count) every
+renderer reads that one object and no per-patient file is written.
 Heavy libraries (matplotlib, python-docx, openpyxl) are imported only for the formats asked.
 """
 
@@ -73,6 +73,9 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
                   generated: datetime | None = None) -> list[Path]:
     """Write the contract's outputs, the re-render data and the requested formats into `out`.
 
+    `results` as every output shows them: `suppression.suppressed_results` for small-cell
+    suppression (then no per-patient file is written, and the store keeps the full results).
+
     `progress`: show a progress bar (default: only when stdout is a terminal). `pool`: figure
     workers (`figures.figure_pool`); the figures are then drawn while the rest is written.
     `generated`: the time the reports are stamped with (default `output.report_time()`).
@@ -81,15 +84,12 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
     from ctit.reports.outputs import write_outputs
     from ctit.reports.store import save_store
 
-    from ctit.reports import format as fmt
-    from ctit.reports.suppression import suppressed_results
+    from ctit.reports.suppression import full_results, min_cell_count
 
     generated = generated or report_time()
-    # The store keeps the full results (so `ctit report` can re-render at any threshold); every
-    # output renders from this one object.
-    full = results
-    results = suppressed_results(full, fmt.STYLE.min_cell_count)
-    withheld = results is not full
+    # Every output renders from `results`; the store keeps the full results.
+    full = full_results(results)
+    withheld = min_cell_count(results) is not None
     out = Path(out)
     formats = tuple(formats)
     show = sys.stdout.isatty() if progress is None else progress
@@ -107,7 +107,7 @@ def write_reports(results: "StudyResults", out: Path, formats: tuple[str, ...] =
         with step("results.json, patients.csv"):
             written = write_outputs(results, out)
         with step("data for `ctit report`"):
-            save_store(full, out, generated=generated, min_cell_count=fmt.STYLE.min_cell_count)
+            save_store(full, out, generated=generated, min_cell_count=min_cell_count(results))
         if "xlsx" in formats:
             with step("listings.xlsx"):
                 from ctit.reports.xlsx import write_xlsx

@@ -26,20 +26,17 @@ P_STYLES = ("ama", "scientific")
 class ReportStyle:
     """How the reports write results. `p_values`: 'ama' (P < .001) or 'scientific' (the
     abstract's 'm.mm × 10⁻ᵉ' below .001, three decimals above); `min_subgroup_n`: forest-plot
-    subgroup levels with fewer patients are pooled into 'Other' or left out; `min_cell_count`:
-    small-cell suppression of every output (ctit.reports.suppression), None for none."""
+    subgroup levels with fewer patients are pooled into 'Other' or left out. (Small-cell
+    suppression is a property of the results shown: ctit.reports.suppression.)"""
 
     p_values: str = "ama"
     min_subgroup_n: int = 5
-    min_cell_count: int | None = None
 
     def __post_init__(self) -> None:
         if self.p_values not in P_STYLES:
             raise ValueError(f"p-value style must be one of: {', '.join(P_STYLES)}")
         if self.min_subgroup_n < 1:
             raise ValueError("the minimum subgroup size must be 1 or more")
-        if self.min_cell_count is not None and self.min_cell_count < 1:
-            raise ValueError("the minimum cell count must be 1 or more")
 
 
 STYLE = ReportStyle()

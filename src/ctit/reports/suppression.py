@@ -270,6 +270,9 @@ class SuppressedResults(StudyResults):
 
     suppression: dict[str, Any] = dataclasses.field(default_factory=dict)
     shared: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    # The results before suppression: what the store keeps, so `ctit report` can re-render
+    # at any threshold.
+    full: StudyResults | None = dataclasses.field(default=None, repr=False)
 
     @property
     def min_cell_count(self) -> int:
@@ -282,6 +285,13 @@ class SuppressedResults(StudyResults):
 def min_cell_count(results: StudyResults) -> int | None:
     """The threshold `results` were suppressed at, or None."""
     return results.min_cell_count if isinstance(results, SuppressedResults) else None
+
+
+def full_results(results: StudyResults) -> StudyResults:
+    """The results before any suppression."""
+    if isinstance(results, SuppressedResults) and results.full is not None:
+        return results.full
+    return results
 
 
 def suppressed_results(results: StudyResults, minimum: int | None) -> StudyResults:
@@ -302,4 +312,4 @@ def suppressed_results(results: StudyResults, minimum: int | None) -> StudyResul
         other_lab_events=shared["safety"]["other_lab_events"], subgroups=shared["subgroups"],
         categories=shared["categories"], inputs=[], warnings=shared["warnings"],
         sensitivity=shared.get("sensitivity"))
-    return SuppressedResults(**base, suppression=shared["suppression"], shared=shared)
+    return SuppressedResults(**base, suppression=shared["suppression"], shared=shared, full=results)
