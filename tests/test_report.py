@@ -285,6 +285,32 @@ def test_xlsx_listings(out: Path, res: dict[str, Any]) -> None:
     assert len(cr) == res["response"]["cr"]["n"] and all(r[onset_col] is not None for r in cr)
 
 
+def test_a_listing_longer_than_a_sheet_continues_on_numbered_sheets(tmp_path: Path, monkeypatch) -> None:
+    """A worksheet holds 1,048,576 rows; a longer listing (the graded labs of a large study)
+    continues on `labs (2)`, `labs (3)`, ..., each with the header, every row once, in order.
+    The limit is lowered here so the example's 898 lab rows need several sheets."""
+    import openpyxl
+
+    from ctit.protocol import load_protocol
+    from ctit.readers import read_study
+    from ctit.reports import xlsx
+    from ctit.results import analyze_study
+
+    results = analyze_study(read_study(EXAMPLE), load_protocol())
+    whole = results.derivations.graded_labs
+    monkeypatch.setattr(xlsx, "EXCEL_MAX_ROWS", 401)
+    wb = openpyxl.load_workbook(xlsx.write_xlsx(results, tmp_path), read_only=True)
+    parts = [n for n in wb.sheetnames if n == "labs" or n.startswith("labs (")]
+    assert parts == ["labs"] + [f"labs ({k})" for k in range(2, len(parts) + 1)]
+    assert len(parts) == -(-len(whole) // 400)
+    rows = []
+    for name in parts:
+        sheet = list(wb[name].iter_rows(values_only=True))
+        assert sheet[0][-1] == "source_row" and len(sheet) - 1 <= 400
+        rows += [r[-1] for r in sheet[1:]]
+    assert rows == whole.source_row.tolist()
+
+
 # ---------------------------------------------------------------- figures, formats, re-render
 
 def test_figures_png_300_dpi_and_svg(out: Path) -> None:

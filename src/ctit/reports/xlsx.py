@@ -66,6 +66,38 @@ def _append_as_text(ws: Any, values: list[Any]) -> None:
             cell.quotePrefix = True
 
 
+# A worksheet holds at most 1,048,576 rows (Excel's limit; a longer sheet does not open).
+EXCEL_MAX_ROWS = 1_048_576
+
+
+def sheets_of(listing: str, df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """A listing as worksheets: one, or where it has more rows than a sheet holds beside its
+    header, continued on sheets `labs (2)`, `labs (3)`, ... in the listing's order."""
+    per_sheet = EXCEL_MAX_ROWS - 1
+    if len(df) <= per_sheet:
+        return [(listing, df)]
+    return [(listing if k == 0 else f"{listing} ({k + 1})", df.iloc[start:start + per_sheet])
+            for k, start in enumerate(range(0, len(df), per_sheet))]
+
+
+def _write_sheet(ws: Any, df: pd.DataFrame, bold: Any, fill: Any) -> None:
+    """One listing sheet: a bold header row, frozen, with an auto-filter; `source_row` last."""
+    from openpyxl.utils import get_column_letter
+
+    cols = [c for c in df.columns if c not in DROP] + [c for c in df.columns if c in DROP]
+    _append_as_text(ws, [_value(c) for c in cols])
+    for row in df[cols].itertuples(index=False, name=None):
+        _append_as_text(ws, [_value(v) for v in row])
+    for cell in ws[1]:
+        cell.font = bold
+        cell.fill = fill
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(cols), 1))}{max(ws.max_row, 1)}"
+    for i, c in enumerate(cols, start=1):
+        sample = [len(str(c))] + [len(str(v)) for v in df[c].head(200) if _value(v) is not None]
+        ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 45)
+
+
 def write_xlsx(results: StudyResults, out: Path, generated: Any = None) -> Path:
     """listings.xlsx, dated `generated` (default now): the same input gives the same bytes."""
     import io
@@ -75,26 +107,14 @@ def write_xlsx(results: StudyResults, out: Path, generated: Any = None) -> Path:
 
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
-    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=False)
     wb.remove(wb.active)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="E8EEF4")
-    for name, df in listing_frames(results).items():
-        ws = wb.create_sheet(name)
-        cols = [c for c in df.columns if c not in DROP] + [c for c in df.columns if c in DROP]
-        _append_as_text(ws, [_value(c) for c in cols])
-        for row in df[cols].itertuples(index=False, name=None):
-            _append_as_text(ws, [_value(v) for v in row])
-        for cell in ws[1]:
-            cell.font = bold
-            cell.fill = fill
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(max(len(cols), 1))}{max(ws.max_row, 1)}"
-        for i, c in enumerate(cols, start=1):
-            sample = [len(str(c))] + [len(str(v)) for v in df[c].head(200) if _value(v) is not None]
-            ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 45)
+    for listing, whole in listing_frames(results).items():
+        for name, df in sheets_of(listing, whole):
+            _write_sheet(wb.create_sheet(name), df, bold, fill)
     when = generated or datetime.now(timezone.utc)
     wb.properties.created = wb.properties.modified = when.replace(tzinfo=None)
     buffer = io.BytesIO()
