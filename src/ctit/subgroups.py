@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ctit.columns import per_distinct
 from ctit.protocol import Protocol
 from ctit.stats import clopper_pearson
 
@@ -76,10 +76,7 @@ def _levels(patients: pd.DataFrame, column: str, level_of: Callable[[Any], str])
     every patient not recorded)."""
     if column not in patients.columns:
         return pd.Series(level_of(None), index=patients.index, dtype=object)
-    codes, values = pd.factorize(patients[column], use_na_sentinel=True)
-    # A missing value's code is -1, which picks the last level: the one of None.
-    levels = np.array([level_of(v) for v in values] + [level_of(None)], dtype=object)
-    return pd.Series(levels[codes], index=patients.index, dtype=object)
+    return per_distinct(patients[column], level_of)
 
 
 def subgroup_orr(patients: pd.DataFrame, protocol: Protocol) -> list[dict[str, Any]]:

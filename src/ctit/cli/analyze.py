@@ -13,10 +13,10 @@ from ctit.cli._common import (
     PROTOCOL,
     SOURCE,
     SPARK_CONF_HELP,
+    check_min_cell_count,
     console,
     engine_connection,
     input_errors_exit,
-    check_min_cell_count,
     print_written,
     set_report_style,
 )

@@ -104,6 +104,7 @@ class Cells:
         self.log = log
         self.rows = raw[SOURCE_ROW].astype("Int64")
         self._distinct: dict[str, tuple[np.ndarray, pd.Series]] = {}
+        self._trimmed_values: dict[str, pd.Series] = {}
         self._text: dict[str, pd.Series] = {}
         # Dates are checked against the plausible study period (knowledge/plausible_ranges.csv).
         self.check_period = True
@@ -130,8 +131,7 @@ class Cells:
         written), mapped back onto the rows; missing where the cell is."""
         codes, values = self.distinct(column)
         if trimmed:
-            values = values.str.strip()
-            values = values.mask(values == "")
+            values = self._trimmed(column)
         parsed = pd.Series(parse(values)).reset_index(drop=True)
         if parsed.dtype == bool:
             parsed = parsed.astype("boolean")
@@ -141,9 +141,17 @@ class Cells:
         """Where the column has a cell that is not empty (all False when the column is absent)."""
         if column not in self.raw.columns:
             return pd.Series(False, index=self.raw.index)
-        codes, values = self.distinct(column)
-        filled = (values.str.strip() != "").fillna(False).to_numpy(dtype=bool)
-        return pd.Series((codes >= 0) & np.append(filled, False)[codes], index=self.raw.index)
+        codes, _ = self.distinct(column)
+        filled = self._trimmed(column).notna().to_numpy(dtype=bool)
+        # A missing cell's code is -1, which picks the appended False.
+        return pd.Series(np.append(filled, False)[codes], index=self.raw.index)
+
+    def _trimmed(self, column: str) -> pd.Series:
+        """The column's distinct cells trimmed, an empty cell missing (aligned with its codes)."""
+        if column not in self._trimmed_values:
+            values = self.distinct(column)[1].str.strip()
+            self._trimmed_values[column] = values.mask(values == "")
+        return self._trimmed_values[column]
 
     def text(self, column: str) -> pd.Series:
         """Trimmed text; missing when the cell is empty or the column absent."""

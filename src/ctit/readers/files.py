@@ -315,13 +315,15 @@ def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame
     blank = " AND ".join(f"{e} IS NULL" for e in cell.values()) or "FALSE"
     sql = (f"SELECT {', '.join(cols + ['CAST(rowid + 2 AS BIGINT) AS source_row'])} "
            f"FROM {relation} WHERE NOT ({blank})")
-    # Fetched in batches, each dictionary-encoded as it arrives: the text of a large table
-    # is never held whole as Arrow strings beside the engine's copy.
-    batches = [_dictionary_encoded(b) for b in con.sql(sql).fetch_record_batch(_BATCH_ROWS)]
-    if not batches:
-        return _arrow_strings(con.sql(sql).fetch_arrow_table())
     import pyarrow as pa
 
+    # Fetched in batches, each dictionary-encoded as it arrives: the text of a large table
+    # is never held whole as Arrow strings beside the engine's copy. Text columns become
+    # pandas categoricals, so the checks parse each distinct text once (`Cells.distinct`).
+    reader = con.sql(sql).fetch_record_batch(_BATCH_ROWS)
+    batches = [_dictionary_encoded(b) for b in reader]
+    if not batches:
+        batches = [_dictionary_encoded(pa.RecordBatch.from_pylist([], schema=reader.schema))]
     return pa.Table.from_batches(batches).unify_dictionaries().to_pandas(
         types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
@@ -335,18 +337,6 @@ def _dictionary_encoded(batch: Any) -> Any:
     columns = [c.dictionary_encode() if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
                else c for c in batch.columns]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def _arrow_strings(data: Any) -> pd.DataFrame:
-    """Text columns as pandas categoricals: dictionary-encoded by Arrow, so a column of a
-    million cells with a few thousand distinct texts is hashed once, in C, and the checks
-    parse each distinct text once (`Cells.distinct`)."""
-    import pyarrow as pa
-
-    columns = [c.dictionary_encode() if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
-               else c for c in data.columns]
-    return pa.table(columns, names=data.column_names).to_pandas(
-        types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
 
 def fast_csv(path: Path) -> pd.DataFrame | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ctit.columns import per_distinct
 from ctit.engine.derivations import patient_columns
 from ctit.results import StudyResults
 
@@ -30,16 +30,6 @@ def clean(value: Any) -> Any:
 
 def results_json(results: StudyResults) -> str:
     return json.dumps(clean(results.to_dict()), indent=2, ensure_ascii=False) + "\n"
-
-
-def per_distinct(column: pd.Series, cell: Callable[[Any], Any]) -> pd.Series:
-    """`cell` applied once per distinct value of a column (missing values: to None), as an
-    object column: a per-patient table of a million rows has few distinct values per column."""
-    codes, values = pd.factorize(column, use_na_sentinel=True)
-    # A missing value's code is -1, which picks the last entry: the one of None.
-    mapped = np.empty(len(values) + 1, dtype=object)
-    mapped[:] = [cell(v) for v in values] + [cell(None)]
-    return pd.Series(mapped[codes], index=column.index, dtype=object)
 
 
 def _cell(value: Any) -> str:
