@@ -80,3 +80,16 @@ def test_a_tampered_plan_is_rebuilt_not_replayed(cache):
     (folder / "steps.json").write_text(tampered)
     assert plans.load_plan(folder.name) is None
     pd.testing.assert_frame_equal(derive_study(study, protocol).patients, honest)
+
+
+def test_row_level_results_are_views_not_second_copies(cache):
+    """Graded labs and unused rows (as many rows as the input) are computed where they are
+    written or listed: the engine holds no table of them beside the tables they come from."""
+    study, protocol = read_study(EXAMPLE), load_protocol()
+    for run in ("recorded", "replayed"):
+        d = derive_study(study, protocol)
+        con = d.in_engine("graded_labs").con
+        tables = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
+        views = {name for (name,) in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+        assert {"ctit_result_graded_labs", "ctit_result_unused_rows"} <= views, run
+        assert not any(name.startswith("ctit_result_") for name in tables), run

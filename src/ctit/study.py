@@ -28,66 +28,70 @@ import pandas as pd
 
 from ctit.errors import Problem
 
+# Text columns hold Arrow strings: a third of the memory of Python string objects, and
+# handed to the engine without conversion.
+TEXT = "string[pyarrow]"
+
 # Canonical columns per table, in output order, with pandas dtypes.
 # Extra input columns are kept by readers after these.
 CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
     "patients": {
-        "patient_id": "string",
-        "sex": "string",                    # M / F / U
+        "patient_id": TEXT,
+        "sex": TEXT,                  # M / F / U
         "age_years": "Float64",
         "height_cm": "Float64",
         "weight_kg": "Float64",
-        "tumor_type": "string",
+        "tumor_type": TEXT,
         "pre_therapy_platelets": "Float64",  # 10^9/L
-        "index_date": "string",              # ISO date as given, or empty
+        "index_date": TEXT,            # ISO date as given, or empty
         "source_row": "Int64",
     },
     "exposures": {
-        "patient_id": "string",
-        "drug": "string",                    # as written
-        "drug_name": "string",               # dictionary name (e.g. tretinoin), or the written name
-        "role": "string",                    # study_drug / tpo_ra / anticancer / other
+        "patient_id": TEXT,
+        "drug": TEXT,                  # as written
+        "drug_name": TEXT,             # dictionary name (e.g. tretinoin), or the written name
+        "role": TEXT,                  # study_drug / tpo_ra / anticancer / other
         "start_day": "Int64",
         "end_day": "Int64",                  # empty: ongoing
         "dose": "Float64",
-        "dose_unit": "string",
+        "dose_unit": TEXT,
         "source_row": "Int64",
     },
     "labs": {
-        "patient_id": "string",
+        "patient_id": TEXT,
         "day": "Int64",
-        "test": "string",                    # canonical code: PLT, ALT, AST, ...
-        "test_as_written": "string",
+        "test": TEXT,                  # canonical code: PLT, ALT, AST, ...
+        "test_as_written": TEXT,
         "value": "Float64",                  # canonical unit of the test
-        "unit": "string",                    # canonical unit; empty when the row's unit is unknown/missing
+        "unit": TEXT,                  # canonical unit; empty when the row's unit is unknown/missing
         "lln": "Float64",                    # canonical unit
         "uln": "Float64",                    # canonical unit
         "value_as_written": "Float64",
-        "unit_as_written": "string",
+        "unit_as_written": TEXT,
         "source_row": "Int64",
     },
     "transfusions": {
-        "patient_id": "string",
+        "patient_id": TEXT,
         "day": "Int64",
-        "product": "string",                 # platelets / rbc / plasma / other
+        "product": TEXT,               # platelets / rbc / plasma / other
         "units": "Float64",
         "source_row": "Int64",
     },
     "bleeding": {
-        "patient_id": "string",
+        "patient_id": TEXT,
         "day": "Int64",
         "who_grade": "Int64",                # 0-4
-        "site": "string",
+        "site": TEXT,
         "source_row": "Int64",
     },
     "adverse_events": {
-        "patient_id": "string",
-        "term": "string",                    # as written (trimmed)
+        "patient_id": TEXT,
+        "term": TEXT,                  # as written (trimmed)
         "grade": "Int64",                    # 1-5
         "start_day": "Int64",
         "end_day": "Int64",
-        "serious": "string",
-        "related": "string",
+        "serious": TEXT,
+        "related": TEXT,
         "source_row": "Int64",
     },
 }

@@ -116,14 +116,18 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
     return con.create_table(name, data, overwrite=True)
 
 
-def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table, plan: Plan | None = None) -> ir.Table:
+def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table, plan: Plan | None = None,
+                *, view: bool = False) -> ir.Table:
     """Compute `expr` once into a temporary table (or cached view) that later steps reuse;
-    `plan` records the statement for a later replay."""
+    `plan` records the statement for a later replay. `view` (DuckDB): a temporary view
+    instead, computed by each read, for a row-level result read once or twice (written, listed),
+    which a table would hold in memory beside the tables it is made from."""
     if con.name == "duckdb":
+        kind = "view" if view else "create"
         # Compiled once (Ibis's create_table would compile the expression a second time).
-        sql = plan.record("create", name, con, expr) if plan is not None else con.compile(expr)
+        sql = plan.record(kind, name, con, expr) if plan is not None else con.compile(expr)
         con._run_pre_execute_hooks(expr)
-        con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        con.raw_sql(f'CREATE OR REPLACE TEMP {"VIEW" if view else "TABLE"} "{name}" AS {sql}')
         return con.table(name, database="temp")
     if con.name == "pyspark":
         # Ibis registers in-memory tables (the CTCAE criteria) only when it runs a query

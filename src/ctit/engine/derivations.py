@@ -155,13 +155,14 @@ def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | No
     out: dict[str, Any] = {}
     for name, e in expr.items():
         if own and name in ROW_LEVEL:
-            # A table the graph already stored is kept as it is; else it is stored once.
+            # A table the graph already stored is kept as it is; else it becomes a view, computed
+            # where it is written or listed rather than held in memory beside its sources.
             op = e.op()
             if isinstance(op, ops.DatabaseTable):
                 table = op.name
             else:
                 table = f"ctit_result_{name}"
-                backend.materialize(con, table, e, plan)
+                backend.materialize(con, table, e, plan, view=True)
             if plan is not None:
                 plan.steps.append(("keep", name, table))
             out[name] = EngineRows(con.con, f'"{table}"', owner=con)

@@ -34,13 +34,14 @@ from ctit.engine.local import duckdb_connect
 from ctit.protocol import Protocol
 from ctit.study import Study
 
-FORMAT = 2  # of the stored plan; bump when this module changes what it stores
+FORMAT = 3  # of the stored plan; bump when this module changes what it stores
 
 
 @dataclass
 class Plan:
-    """Statements in run order: ("create", table, sql) or ("fetch", result, sql), and the
-    in-memory tables (such as the CTCAE criteria) the statements read, by name."""
+    """Statements in run order: ("create", table, sql), ("view", view, sql), ("fetch", result,
+    sql) or ("keep", result, table); and the in-memory tables (such as the CTCAE criteria)
+    the statements read, by name."""
 
     steps: list[tuple[str, str, str]] = field(default_factory=list)
     memtables: dict[str, pa.Table] = field(default_factory=dict)
@@ -147,6 +148,8 @@ def replay(plan: Plan, study: Study) -> dict[str, Any]:
     for kind, name, sql in plan.steps:
         if kind == "create":
             con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        elif kind == "view":
+            con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
         elif kind == "keep":
             out[name] = EngineRows(con, f'"{sql}"')
         else:
