@@ -77,6 +77,27 @@ def test_comparator_finds_the_episodes_and_their_recoveries(tmp_path: Path) -> N
     assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["comparison.json"]
 
 
+def test_comparator_min_cell_count_suppresses_every_output_of_both_arms(tmp_path: Path) -> None:
+    """As `ctit analyze --min-cell-count`: each asked-for format of both cohorts suppressed
+    (results.json and the terminal agree), no per-patient file, comparison.json suppressed."""
+    cdm = _cohort(tmp_path / "cdm")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["comparator", str(cdm), "--out", str(out), "--min-cell-count", "5",
+                                 "-f", "json,csv"])
+    assert r.exit_code == 0, r.output
+    # Three comparator episodes (1 CR, 1 PR, 1 NR): every count below 5 is hidden, the
+    # cohort's size too (a cohort of three is itself a small cell).
+    assert "comparator: <5 included; CR <5, PR <5, ORR <5" in r.output
+    for arm in ("treated", "comparator"):
+        results = json.loads((out / arm / "results.json").read_text())
+        assert results["suppression"]["min_cell_count"] == 5
+        assert not (out / arm / "patients.csv").exists() and not (out / arm / "unused_rows.csv").exists()
+    comparator = json.loads((out / "comparator" / "results.json").read_text())
+    assert comparator["response"]["cr"]["n"] == "<5" and comparator["response"]["cr"]["pct"] is None
+    summary = json.loads((out / "comparison.json").read_text())
+    assert summary["comparator"]["response"]["orr"]["n"] == "<5"
+
+
 def test_a_recent_anticancer_rule_and_each_course_episodes(tmp_path: Path) -> None:
     from ctit.omop.cdm import open_cdm
     from ctit.omop.comparator import ComparatorSettings, comparator_cohort, screening_counts

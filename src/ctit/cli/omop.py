@@ -51,8 +51,8 @@ def comparator(
              "refractory_min_grade count after an antineoplastic, whatever came before (EHR data where "
              "TPO-RAs are rare). Recorded in comparison.json; not with --episodes each_course."),
     min_cell_count: int = typer.Option(None, "--min-cell-count",
-                                       help="Suppress counts below N (OHDSI networks use 5); only aggregate "
-                                            "JSON is written then."),
+                                       help="Suppress counts below N (OHDSI networks use 5) in every output "
+                                            "of both cohorts; no per-patient file is written then."),
     format_: list[str] = typer.Option(None, "--format", "-f",
                                       help="Report formats for both cohorts (default: json and csv only)."),
 ) -> None:

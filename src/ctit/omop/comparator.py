@@ -225,16 +225,13 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if min_cell_count:
-        from ctit.reports.suppression import suppress
+        from ctit.reports.suppression import suppress, suppressed_results
 
-        # Aggregates meant to leave the site: suppressed results only, never per-patient files.
+        # Aggregates meant to leave the site: every output of both arms suppressed, as
+        # `ctit analyze --min-cell-count` writes them (no per-patient file).
         summary = suppress(summary, min_cell_count)
-        for name, r in (("treated", treated), ("comparator", comparator)):
-            (out / name).mkdir(parents=True, exist_ok=True)
-            (out / name / "results.json").write_text(
-                json.dumps(suppress(r.to_dict(), min_cell_count), indent=2, default=str), encoding="utf-8")
-    else:
-        write_reports(treated, out / "treated", formats, progress=False)
-        write_reports(comparator, out / "comparator", formats, progress=False)
+        treated, comparator = (suppressed_results(r, min_cell_count) for r in (treated, comparator))
+    write_reports(treated, out / "treated", formats, progress=False)
+    write_reports(comparator, out / "comparator", formats, progress=False)
     (out / "comparison.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return treated, comparator, summary
