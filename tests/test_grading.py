@@ -218,20 +218,25 @@ def test_test_without_term_is_kept_once() -> None:
     assert crp.grade_reason.iloc[0] == "no CTCAE v5.0 lab term for this test"
 
 
-def test_the_numbered_lab_table_is_read_once() -> None:
-    """The rule join is aggregated on a per-patient row number, unordered; the engine computes
-    it once per read of the numbered table, and two reads may number rows differently and
-    give a row another's grade (seen once in 10 000 synthetic patients on Parquet input).
-    So the compiled query numbers the rows in one place only."""
-    import ibis
-
-    con = connect()
-    df = cases_frame([Case("PLT", 80, 150, NO, NO, "L", 1)]).assign(source_row=2)
-    sql = str(ibis.to_sql(derive_lab_grades(table(con, "labs", df)), dialect="duckdb")).upper()
-    # One number, in a subquery inline in the one join that reads it (a table read twice
-    # would be a CTE).
-    assert sql.count("ROW_NUMBER()") == 1
-    assert not sql.lstrip().startswith("WITH")
+def test_rows_sharing_a_value_key_are_each_graded_as_their_own_row() -> None:
+    """Grades are decided once per distinct test, value, limits and baseline, and each row
+    finds its own by that key (null-safe: a missing limit or baseline is part of the key). A
+    second row with a case's key gets the same grade, once per term, never twice; a row that
+    differs only in its unit, which the key does not hold, is still judged on its unit."""
+    n = len(CASES)
+    unitless = [c for c in CASES if c.value is not None]
+    frame = cases_frame(CASES + CASES + [c._replace(unit=None) for c in unitless])
+    out = derive_lab_grades(table(connect(), "labs", frame)).to_pandas()
+    out = out.set_index(["patient_id", "direction"]).sort_index()
+    for i, case in enumerate(CASES):
+        first, again = out.loc[f"P{i}"], out.loc[f"P{i + n}"]
+        assert len(again) == len(first), case
+        row, copy = first.loc[case.direction], again.loc[case.direction]
+        for column in ("grade", "grade_reason"):
+            assert (pd.isna(row[column]) and pd.isna(copy[column])) or copy[column] == row[column], case
+    for k, case in enumerate(unitless):
+        row = out.loc[(f"P{2 * n + k}", case.direction)]
+        assert pd.isna(row.grade) and row.grade_reason == "unit unknown", case
 
 
 def test_missing_input_column_is_refused() -> None:
