@@ -22,8 +22,8 @@ def _screened() -> ibis.Table:
                           "baseline_grade": [2, 3, 1], "n_post_baseline_counts": [4, 4, 4]})
 
 
-def _included(**kw: object) -> dict[str, tuple[bool, str | None]]:
-    rows = derive_eligibility(_screened(), **kw).execute()
+def _included(min_grade: int = 2) -> dict[str, tuple[bool, str | None]]:
+    rows = derive_eligibility(_screened(), min_grade=min_grade).execute()
     return {r.patient_id: (bool(r.included), r.first_exclusion_reason) for r in rows.itertuples()}
 
 
@@ -34,11 +34,11 @@ def test_grade_two_patient_is_excluded_at_grade_three() -> None:
 
 
 def test_a_waived_criterion_excludes_no_one() -> None:
-    rows = derive_eligibility(_screened().mutate(prior_tpo_ra_days=ibis.null("int64")),
+    rows = derive_eligibility(_screened().mutate(prior_tpo_ra_days=ibis.null("int64")), min_grade=2,
                               waive=("no_prior_tpo_ra",)).execute()
     assert rows.set_index("patient_id").included.to_dict() == {"A": True, "B": True, "C": False}
     with pytest.raises(ValueError, match="no_such"):
-        derive_eligibility(_screened(), waive=("no_such",))
+        derive_eligibility(_screened(), min_grade=2, waive=("no_such",))
 
 
 def test_the_parameter_defaults_to_two_and_is_range_checked() -> None:

@@ -16,7 +16,7 @@ def derive_post_baseline_counts(platelets: ir.Table, *, followup_end_day: int) -
     )
 
 
-def derive_eligibility(screened: ir.Table, *, min_grade: int = 2, waive: tuple[str, ...] = ()) -> ir.Table:
+def derive_eligibility(screened: ir.Table, *, min_grade: int, waive: tuple[str, ...] = ()) -> ir.Table:
     """Inclusion flag and every failed criterion, in protocol order (section 4); refractory
     CTIT needs a baseline count of CTCAE grade >= `min_grade` (`refractory_min_grade`).
     `waive`: criteria (exclusion reasons) not applied, such as no_prior_tpo_ra for the
