@@ -78,3 +78,27 @@ def test_many_bad_cells_list_the_first_and_count_the_rest(tmp_path):
     assert [p.row for p in listed] == list(range(2, 2 + LISTED_PER_CHECK))
     rest = [p for p in exc.value.errors if p.row is None and p.column == "value"]
     assert len(rest) == 1 and rest[0].message.startswith(f"{bad - LISTED_PER_CHECK} more rows")
+
+
+def test_the_engine_spills_to_a_temporary_folder_of_its_own(tmp_path, monkeypatch):
+    """Past its memory limit DuckDB writes to disk: never into the working directory (its
+    default `.tmp`, beside a user's study), but under the system's temporary folder, in a
+    folder per connection that goes when the connection closes."""
+    import os
+    import tempfile
+
+    from ctit.engine.local import duckdb_connect
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "system-tmp"))
+    (tmp_path / "system-tmp").mkdir()
+    con, other = duckdb_connect(), duckdb_connect()
+    spill = con.sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert spill != other.sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    con.execute("SET memory_limit = '100MB'")
+    con.execute("CREATE TEMP TABLE t AS SELECT range AS r, md5(range::VARCHAR) AS s FROM range(3000000)")
+    assert Path(spill).parent == tmp_path / "system-tmp" and os.listdir(spill)
+    assert not (tmp_path / ".tmp").exists()
+    con.close()
+    other.close()
+    assert not Path(spill).exists()
