@@ -4,8 +4,9 @@ The criteria live in `ctit/knowledge/ctcae_v5.csv` and `ctcae_v6.csv` (the proto
 `ctcae_version` picks one), one row per (term, direction, grade, baseline condition). A row is a half-open or closed interval: a lower and an upper bound,
 each `operator factor x reference` with reference `abs` (the factor is the threshold, in
 the test's canonical unit), `LLN`, `ULN` or `baseline`. Nothing in the table is code; the
-loader checks every field, and `derive_lab_grades` turns the rows into one set-based
-`ibis.cases` expression per term that runs unchanged on DuckDB and PySpark.
+loader checks every field, and `derive_lab_grades` joins the rows, as a table, with the
+distinct (test, value, limits, baseline) keys of the labs in the engine: one set-based query
+that runs unchanged on DuckDB and PySpark.
 
 Grade of a value (CTCAE; protocol sections 2 and 9): the highest grade whose interval
 holds it; 0 when no interval does. A bound whose reference is missing (no LLN, no ULN) is
