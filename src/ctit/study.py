@@ -107,16 +107,16 @@ def empty_table(name: str) -> pd.DataFrame:
 
 
 def conform(name: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Cast a table to its canonical dtypes; canonical columns first, extra columns kept after."""
+    """Cast a table to its canonical dtypes; canonical columns first, extra columns kept after.
+
+    The result may share a column's data with `df` where it already has its dtype (a
+    million-row table is not copied to be retyped): pass a table nothing else will change."""
     spec = CANONICAL_COLUMNS[name]
-    out = df.copy()
-    for column, dtype in spec.items():
-        if column not in out.columns:
-            out[column] = pd.Series(pd.NA, index=out.index, dtype=dtype)
-        else:
-            out[column] = out[column].astype(dtype)
-    extras = [c for c in out.columns if c not in spec]
-    return out[list(spec) + extras].reset_index(drop=True)
+    columns = {column: (df[column].astype(dtype, copy=False) if column in df.columns
+                        else pd.Series(pd.NA, index=df.index, dtype=dtype)).array
+               for column, dtype in spec.items()}
+    columns.update({c: df[c].array for c in df.columns if c not in spec})
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(df)), copy=False)
 
 
 @dataclass(frozen=True)
