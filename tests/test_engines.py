@@ -64,6 +64,9 @@ def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
     pytest.importorskip("pyspark")
     ctit = [str(Path(sys.executable).with_name("ctit"))]
     fast = [arg for key, value in TINY_DATA_SPARK_CONF.items() for arg in ("--spark-conf", f"{key}={value}")]
+    import tempfile
+
+    homes = set(Path(tempfile.gettempdir()).glob("ctit-spark-*"))
     runs = {}
     for engine, extra in (("duckdb", []), ("spark", fast)):
         out = tmp_path / engine
@@ -71,6 +74,11 @@ def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
                                "--engine", engine, *extra], capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "[Stage" not in proc.stderr + proc.stdout
+        # Nothing from Spark's log: at most the JVM's own notice of the module Spark adds.
+        assert [line for line in proc.stderr.splitlines()
+                if line.strip() and "Using incubator modules" not in line] == [], proc.stderr[-3000:]
         runs[engine] = out
+    # The session's scratch folder (its log settings, warehouse) goes with the process.
+    assert set(Path(tempfile.gettempdir()).glob("ctit-spark-*")) == homes
     for name in ("results.json", "patients.csv"):
         assert (runs["spark"] / name).read_bytes() == (runs["duckdb"] / name).read_bytes(), name

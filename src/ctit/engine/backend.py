@@ -33,7 +33,9 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
     """A Spark session as an Ibis backend: Spark Connect when SPARK_REMOTE is set, else a local
     session (`local[*]`) unless `conf` names a master; `conf` holds Spark settings
     (`--spark-conf key=value`). Workers run the driver's Python; Spark's own log is quiet."""
+    import atexit
     import os
+    import shutil
     import sys
     import tempfile
 
@@ -47,14 +49,20 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
         builder = builder.remote(remote)
     else:
         home = tempfile.mkdtemp(prefix="ctit-spark-")
+        # Registered before the session starts, so it runs after PySpark's own exit handler.
+        atexit.register(shutil.rmtree, home, ignore_errors=True)
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # Spark's own start-up and progress lines are not the user's concern: errors only.
+        # Spark's own start-up and progress lines are not the user's concern: errors only, by
+        # the console's filter. The root level stays WARN: a PySpark driver counts as Spark's
+        # shell, which sets WARN where the root has another level, and says so on stderr.
         log4j = os.path.join(home, "log4j2.properties")
         with open(log4j, "w", encoding="utf-8") as fh:
-            fh.write("rootLogger.level = error\nrootLogger.appenderRef.stderr.ref = console\n"
+            fh.write("rootLogger.level = warn\nrootLogger.appenderRef.stderr.ref = console\n"
                      "appender.console.type = Console\nappender.console.name = console\n"
                      "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
-                     "appender.console.layout.pattern = %p %c: %m%n\n")
+                     "appender.console.layout.pattern = %p %c: %m%n\n"
+                     "appender.console.filter.threshold.type = ThresholdFilter\n"
+                     "appender.console.filter.threshold.level = error\n")
         defaults = {
             "spark.master": "local[*]",
             "spark.ui.enabled": "false",
