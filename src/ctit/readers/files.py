@@ -320,7 +320,9 @@ def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame
     # Fetched in batches, each dictionary-encoded as it arrives: the text of a large table
     # is never held whole as Arrow strings beside the engine's copy. Text columns become
     # pandas categoricals, so the checks parse each distinct text once (`Cells.distinct`).
-    reader = con.sql(sql).fetch_record_batch(_BATCH_ROWS)
+    # Cleaned into a table first: that runs on every core, where a streamed query runs on one.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ctit_cells AS {sql}")
+    reader = con.sql("SELECT * FROM ctit_cells").fetch_record_batch(_BATCH_ROWS)
     batches = [_dictionary_encoded(b) for b in reader]
     if not batches:
         batches = [_dictionary_encoded(pa.RecordBatch.from_pylist([], schema=reader.schema))]
