@@ -37,20 +37,20 @@ TEXT = "string[pyarrow]"
 CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
     "patients": {
         "patient_id": TEXT,
-        "sex": TEXT,                  # M / F / U
+        "sex": TEXT,                         # M / F / U
         "age_years": "Float64",
         "height_cm": "Float64",
         "weight_kg": "Float64",
         "tumor_type": TEXT,
         "pre_therapy_platelets": "Float64",  # 10^9/L
-        "index_date": TEXT,            # ISO date as given, or empty
+        "index_date": TEXT,                  # ISO date as given, or empty
         "source_row": "Int64",
     },
     "exposures": {
         "patient_id": TEXT,
-        "drug": TEXT,                  # as written
-        "drug_name": TEXT,             # dictionary name (e.g. tretinoin), or the written name
-        "role": TEXT,                  # study_drug / tpo_ra / anticancer / other
+        "drug": TEXT,                        # as written
+        "drug_name": TEXT,                   # dictionary name (e.g. tretinoin), or the written name
+        "role": TEXT,                        # study_drug / tpo_ra / anticancer / other
         "start_day": "Int64",
         "end_day": "Int64",                  # empty: ongoing
         "dose": "Float64",
@@ -60,10 +60,10 @@ CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
     "labs": {
         "patient_id": TEXT,
         "day": "Int64",
-        "test": TEXT,                  # canonical code: PLT, ALT, AST, ...
+        "test": TEXT,                        # canonical code: PLT, ALT, AST, ...
         "test_as_written": TEXT,
         "value": "Float64",                  # canonical unit of the test
-        "unit": TEXT,                  # canonical unit; empty when the row's unit is unknown/missing
+        "unit": TEXT,                        # canonical unit; empty when the row's unit is unknown/missing
         "lln": "Float64",                    # canonical unit
         "uln": "Float64",                    # canonical unit
         "value_as_written": "Float64",
@@ -73,7 +73,7 @@ CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
     "transfusions": {
         "patient_id": TEXT,
         "day": "Int64",
-        "product": TEXT,               # platelets / rbc / plasma / other
+        "product": TEXT,                     # platelets / rbc / plasma / other
         "units": "Float64",
         "source_row": "Int64",
     },
@@ -86,7 +86,7 @@ CANONICAL_COLUMNS: dict[str, dict[str, str]] = {
     },
     "adverse_events": {
         "patient_id": TEXT,
-        "term": TEXT,                  # as written (trimmed)
+        "term": TEXT,                        # as written (trimmed)
         "grade": "Int64",                    # 1-5
         "start_day": "Int64",
         "end_day": "Int64",
