@@ -82,14 +82,15 @@ def test_a_tampered_plan_is_rebuilt_not_replayed(cache):
     pd.testing.assert_frame_equal(derive_study(study, protocol).patients, honest)
 
 
-def test_row_level_results_are_views_not_second_copies(cache):
-    """Graded labs and unused rows (as many rows as the input) are computed where they are
-    written or listed: the engine holds no table of them beside the tables they come from."""
+def test_graded_labs_are_a_view_not_a_second_copy(cache):
+    """Graded labs (as many rows as the labs) are computed where they are written or listed:
+    the engine holds no table of them beside the tables they come from. Unused rows, few and
+    read three times, are stored once."""
     study, protocol = read_study(EXAMPLE), load_protocol()
     for run in ("recorded", "replayed"):
         d = derive_study(study, protocol)
         con = d.in_engine("graded_labs").con
         tables = {name for (name,) in con.sql("SELECT table_name FROM duckdb_tables()").fetchall()}
         views = {name for (name,) in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
-        assert {"ctit_result_graded_labs", "ctit_result_unused_rows"} <= views, run
-        assert not any(name.startswith("ctit_result_") for name in tables), run
+        assert "ctit_result_graded_labs" in views and "ctit_result_graded_labs" not in tables, run
+        assert "ctit_result_unused_rows" in tables, run

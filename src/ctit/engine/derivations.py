@@ -41,6 +41,10 @@ def patient_columns(protocol: Protocol) -> list[str]:
 # Row-level results kept in the engine, and the order every listing of them uses.
 ROW_LEVEL = {"graded_labs": "source_row, direction NULLS LAST",
              "unused_rows": '"table", source_row'}
+# Kept as views, computed where they are read: graded labs are as many rows as the labs (a
+# stored copy would double the engine's memory) and are read once or twice. Unused rows are
+# few and read three times (counted, listed, stored), so they are stored once.
+VIEWS = {"graded_labs"}
 
 
 @dataclass
@@ -155,14 +159,14 @@ def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | No
     out: dict[str, Any] = {}
     for name, e in expr.items():
         if own and name in ROW_LEVEL:
-            # A table the graph already stored is kept as it is; else it becomes a view, computed
-            # where it is written or listed rather than held in memory beside its sources.
+            # A table the graph already stored is kept as it is; else it is stored once, or
+            # defined as a view (`VIEWS`).
             op = e.op()
             if isinstance(op, ops.DatabaseTable):
                 table = op.name
             else:
                 table = f"ctit_result_{name}"
-                backend.materialize(con, table, e, plan, view=True)
+                backend.materialize(con, table, e, plan, view=name in VIEWS)
             if plan is not None:
                 plan.steps.append(("keep", name, table))
             out[name] = EngineRows(con.con, f'"{table}"', owner=con)
