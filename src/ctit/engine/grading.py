@@ -317,40 +317,40 @@ def derive_lab_grades(
         _value=labs.value.cast("float64"),
         _lln=labs.lln.cast("float64").coalesce(_defaults(labs.test, default_lln)),
         _uln=labs.uln.cast("float64").coalesce(_defaults(labs.test, default_uln)),
-        _base=labs.baseline_value.cast("float64"),
+        _base=ibis.cases((labs.test.isin(baseline_tests), labs.baseline_value.cast("float64")),
+                         else_=ibis.null("float64")),
         _unit=labs.unit.cast("string").strip(),
     )
-    lab = lab.mutate(_kbase=ibis.cases((lab.test.isin(baseline_tests), lab._base), else_=ibis.null("float64")))
     # A grade depends on the test, the value, the limits and the baseline, nothing else: the
     # rules are joined with the distinct such keys (a few hundred platelet keys among
     # millions of counts), not with every lab row, and each row then finds its grades by key.
     # The rule table joins in the engine, so the query stays the same size whatever the
     # number of terms (compilation is fast, and Spark's generated code stays small).
-    key = ["test", "_value", "_lln", "_uln", "_kbase"]
+    key = ["test", "_value", "_lln", "_uln", "_base"]
     keys = lab.filter(lab.test.isin(graded_tests)).select(*key).distinct()
     j = keys.join(rules, "test")
-    above = _r(j._kbase) > _r(j._uln)
+    above = _r(j._base) > _r(j._uln)
     condition = ibis.cases(
         (j.condition == "any", ibis.literal(True)),
-        (j.condition == "known", j._kbase.notnull()),
+        (j.condition == "known", j._base.notnull()),
         # Section 9: baseline <= ULN, or no baseline, is "normal"; with a baseline but no ULN
         # the branch is unknown (null).
-        (j.condition == "normal", ibis.cases((j._kbase.isnull(), ibis.literal(True)), else_=~above)),
-        (j.condition == "abnormal", ibis.cases((j._kbase.isnull(), ibis.literal(False)), else_=above)),
+        (j.condition == "normal", ibis.cases((j._base.isnull(), ibis.literal(True)), else_=~above)),
+        (j.condition == "abnormal", ibis.cases((j._base.isnull(), ibis.literal(False)), else_=above)),
         # v6 ALP ("> baseline and ULN"): without a baseline the grade cannot be decided.
-        (j.condition == "known_normal", ibis.cases((j._kbase.isnull(), ibis.null("boolean")), else_=~above)),
+        (j.condition == "known_normal", ibis.cases((j._base.isnull(), ibis.null("boolean")), else_=~above)),
         # v6 creatinine's baseline alternative needs a baseline known to be below the LLN;
         # without an LLN the ULN alternative alone applies (as admiral's BNRIND rule).
-        (j.condition == "low", (j._kbase.notnull() & j._lln.notnull()).ifelse(_r(j._kbase) < _r(j._lln), False)),
+        (j.condition == "low", (j._base.notnull() & j._lln.notnull()).ifelse(_r(j._base) < _r(j._lln), False)),
         else_=ibis.null("boolean"),
     )
     status = (condition
-              & _holds(j._value, j.lo_op, j.lo_factor, j.lo_ref, j._lln, j._uln, j._kbase)
-              & _holds(j._value, j.hi_op, j.hi_factor, j.hi_ref, j._lln, j._uln, j._kbase))
+              & _holds(j._value, j.lo_op, j.lo_factor, j.lo_ref, j._lln, j._uln, j._base)
+              & _holds(j._value, j.hi_op, j.hi_factor, j.hi_ref, j._lln, j._uln, j._base))
     # The first missing reference a rule needs names the reason (1 LLN, 2 ULN, 3 baseline).
     missing_first = ibis.cases(
         *[(j[f"needs_{r}"] & value.isnull(), i + 1)
-          for i, (r, value) in enumerate(zip(_MISSING_REASONS, (j._lln, j._uln, j._kbase)))],
+          for i, (r, value) in enumerate(zip(_MISSING_REASONS, (j._lln, j._uln, j._base)))],
         else_=len(_MISSING_REASONS) + 1,
     )
     unknown = status.isnull()

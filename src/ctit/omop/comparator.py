@@ -224,13 +224,13 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     summary = comparison(treated, comparator, screening, settings)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if min_cell_count:
-        from ctit.reports.suppression import suppress, suppressed_results
+    from ctit.reports.suppression import suppress, suppressed_results
 
-        # Aggregates meant to leave the site: every output of both arms suppressed, as
-        # `ctit analyze --min-cell-count` writes them (no per-patient file).
+    # Aggregates meant to leave the site: every output of both arms suppressed, as
+    # `ctit analyze --min-cell-count` writes them (no per-patient file).
+    treated, comparator = (suppressed_results(r, min_cell_count) for r in (treated, comparator))
+    if min_cell_count:
         summary = suppress(summary, min_cell_count)
-        treated, comparator = (suppressed_results(r, min_cell_count) for r in (treated, comparator))
     write_reports(treated, out / "treated", formats, progress=False)
     write_reports(comparator, out / "comparator", formats, progress=False)
     (out / "comparison.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
