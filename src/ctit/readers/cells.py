@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ import pandas as pd
 from ctit import knowledge
 from ctit.errors import ProblemLog
 from ctit.readers.files import SOURCE_ROW
+from ctit.study import TEXT
 
 LISTED_PER_CHECK = 20
 
@@ -90,6 +91,32 @@ def parse_dates(s: pd.Series) -> pd.Series:
     return parsed.dt.normalize()
 
 
+def is_in(values: pd.Series, allowed: Iterable[str]) -> pd.Series:
+    """Whether each text is one of `allowed` (False where missing), by Arrow's set lookup:
+    pandas converts the set value by value for Arrow strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.is_in(pa.array(values.astype(TEXT).array, type=pa.string()),
+                     value_set=pa.array(list(allowed), type=pa.string()))
+    return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
+
+
+def whole_days(span: pd.Series) -> pd.Series:
+    """Time spans (timedelta64, NaT missing) -> whole days as Int64, built from the numbers and
+    their mask (pandas' conversion tests each value)."""
+    days = span.dt.days.to_numpy(dtype="float64", na_value=np.nan)
+    missing = np.isnan(days)
+    return pd.Series(pd.arrays.IntegerArray(np.where(missing, 0, days).astype("int64"), missing),
+                     index=span.index)
+
+
+def _decimal(texts: pd.Series) -> pd.Series:
+    """Texts -> finite decimal numbers (Float64), missing where a text is not one."""
+    num = pd.Series(pd.to_numeric(texts.astype("object"), errors="coerce"), dtype="float64")
+    return num.where(np.isfinite(num)).astype("Float64")
+
+
 class Cells:
     """Typed access to the columns of one raw table, logging problems against it.
 
@@ -119,23 +146,47 @@ class Cells:
             cells = self.raw[column]
             if isinstance(cells.dtype, pd.CategoricalDtype):
                 codes = cells.cat.codes.to_numpy(dtype="int64")
-                uniques = cells.cat.categories.astype("string")
+                uniques = cells.cat.categories.astype(TEXT)
             else:
-                codes, uniques = pd.factorize(cells.astype("string"), use_na_sentinel=True)
-            self._distinct[column] = (codes, pd.Series(uniques, dtype="string"))
+                codes, uniques = pd.factorize(cells.astype(TEXT), use_na_sentinel=True)
+            self._distinct[column] = (codes, pd.Series(uniques, dtype=TEXT))
         return self._distinct[column]
 
     def per_value(self, column: str, parse: Callable[[pd.Series], pd.Series], *,
                   trimmed: bool = True) -> pd.Series:
         """`parse` applied to the column's distinct cells (trimmed, an empty cell missing; or as
         written), mapped back onto the rows; missing where the cell is."""
-        codes, values = self.distinct(column)
-        if trimmed:
-            values = self._trimmed(column)
-        parsed = pd.Series(parse(values)).reset_index(drop=True)
+        values = self._trimmed(column) if trimmed else self.distinct(column)[1]
+        return self._spread(column, pd.Series(parse(values)))
+
+    def _spread(self, column: str, per_distinct: pd.Series) -> pd.Series:
+        """Values given per distinct cell of the column (aligned with its codes) onto the rows;
+        missing where the cell is."""
+        codes, _ = self.distinct(column)
+        parsed = per_distinct.reset_index(drop=True)
         if parsed.dtype == bool:
             parsed = parsed.astype("boolean")
         return pd.Series(parsed.array.take(codes, allow_fill=True), index=self.raw.index)
+
+    def per_combination(self, columns: tuple[str, ...],
+                        parse: Callable[..., pd.Series]) -> pd.Series:
+        """`parse` applied once per distinct combination of the columns' trimmed cells (one
+        series per column, missing where a cell is empty), mapped back onto the rows."""
+        codes = [self.distinct(c)[0] + 1 for c in columns]   # 0: the cell is missing
+        sizes = [len(self.distinct(c)[1]) + 1 for c in columns]
+        combined, inverse = np.unique(np.ravel_multi_index(codes, sizes), return_inverse=True)
+        parts = [pd.Series(pd.concat([pd.Series([pd.NA], dtype=TEXT),
+                                      self._trimmed(c).astype(TEXT)], ignore_index=True)
+                           .array.take(i)) for c, i in zip(columns, np.unravel_index(combined, sizes))]
+        parsed = pd.Series(parse(*parts)).reset_index(drop=True)
+        return pd.Series(parsed.array.take(inverse.reshape(-1)), index=self.raw.index)
+
+    def per_patient(self, values: Mapping[str, Any] | pd.Series) -> pd.Series:
+        """A per-patient value (keyed by trimmed patient_id) on each row, looked up once per
+        distinct id; missing where the row has no id or the id no value."""
+        if not self.has("patient_id"):
+            return pd.Series(np.nan, index=self.raw.index, dtype="object")
+        return self.per_value("patient_id", lambda v: v.map(values, na_action="ignore"))
 
     def given(self, column: str) -> pd.Series:
         """Where the column has a cell that is not empty (all False when the column is absent)."""
@@ -219,18 +270,17 @@ class Cells:
 
     def number(self, column: str, *, nonnegative: bool = False) -> pd.Series:
         """A decimal number (point as separator). Text such as '<5' is not a number."""
-        s = self.text(column)
         if not self.has(column):
-            return pd.Series(pd.NA, index=s.index, dtype="Float64")
-        num = self.per_value(column, lambda v: pd.Series(pd.to_numeric(
-            v.astype("object"), errors="coerce"), dtype="float64")).astype("float64")
-        bad = self.given(column) & ~np.isfinite(num)
-        censored = bad & self.per_value(column, lambda v: v.str.match(r"^\s*[<>≤≥]=?")).fillna(False)
-        self.error_at(censored, column, "not a number: a censored value such as '<5' must be "
-                      "replaced by a number or the row removed (the tool cannot decide what it means)")
-        self.error_at(bad & ~censored, column, "not a number (use a decimal point, no units or "
-                      "thousands separators in the cell)")
-        out = pd.Series(num, index=s.index).where(~bad).astype("Float64")
+            return pd.Series(pd.NA, index=self.raw.index, dtype="Float64")
+        # Typed per distinct cell, then spread onto the rows: nothing is converted row by row.
+        out = self.per_value(column, _decimal)
+        bad = self.given(column) & out.isna()
+        if bad.any():
+            censored = bad & self.per_value(column, lambda v: v.str.match(r"^\s*[<>≤≥]=?")).fillna(False)
+            self.error_at(censored, column, "not a number: a censored value such as '<5' must be "
+                          "replaced by a number or the row removed (the tool cannot decide what it means)")
+            self.error_at(bad & ~censored, column, "not a number (use a decimal point, no units or "
+                          "thousands separators in the cell)")
         if nonnegative:
             self.error_at(out < 0, column, "negative value; it must be 0 or more")
         return out

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import csv
 from functools import cache
+from typing import Any, Callable
 
 import pandas as pd
 
 from ctit import knowledge
 from ctit.errors import ProblemLog
 from ctit.readers.cells import LISTED_PER_CHECK, Cells, plausible_range
+from ctit.study import TEXT
 
 PLT_MAX = 2000.0
 
@@ -58,7 +60,15 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     table = cells.table
     log = cells.log
     test_written = cells.text("test")
-    codes = cells.lookup("test", knowledge.lab_test_code).astype("string")
+    tests = knowledge.lab_tests()
+
+    def per_test(attribute: Callable[[str], Any], dtype: str) -> pd.Series:
+        """A property of each row's test code, found once per distinct test text."""
+        return cells.per_value("test", lambda v: pd.Series(
+            [None if pd.isna(t) or knowledge.lab_test_code(t) is None
+             else attribute(knowledge.lab_test_code(t)) for t in v.astype("object")], dtype=dtype))
+
+    codes = per_test(lambda code: code, TEXT) if cells.has("test") else test_written
     cells.require("test", "test name")
     cells.error_at(cells.given("test") & codes.isna(), "test",
                    f"unknown lab test; {known_tests_text()}. Remove rows of tests the analysis "
@@ -71,16 +81,14 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     base = cells.number("baseline_value", nonnegative=True) if baseline else None
     unit_written = cells.text("unit")
 
-    # Look up each distinct (test, unit) once, then map back onto the rows.
-    pairs = pd.DataFrame({"code": codes, "unit": unit_written})
-    distinct = pairs.dropna().drop_duplicates()
-    distinct["factor"] = [knowledge.unit_factor(c, u) for c, u in zip(distinct["code"], distinct["unit"])]
-    factors = pairs.merge(distinct, on=["code", "unit"], how="left")["factor"]
-    factors = pd.Series(factors.to_numpy(dtype="float64", na_value=float("nan")),
-                        index=codes.index).astype("Float64")
-    tests = knowledge.lab_tests()
-    needs_unit = {code: t.unit_required for code, t in tests.items()}
-    required = codes.map(needs_unit).astype("boolean").fillna(False).astype(bool)
+    if cells.has("test") and cells.has("unit"):
+        factors = cells.per_combination(("test", "unit"), lambda test, unit: pd.Series(
+            [None if pd.isna(t) or pd.isna(u) else knowledge.unit_factor(knowledge.lab_test_code(t), u)
+             for t, u in zip(test.astype("object"), unit.astype("object"))], dtype="Float64"))
+    else:
+        factors = pd.Series(pd.NA, index=codes.index, dtype="Float64")
+    required = (per_test(lambda code: tests[code].unit_required, "boolean").fillna(False).astype(bool)
+                if cells.has("test") else pd.Series(False, index=codes.index))
     no_factor = codes.notna() & factors.isna()
 
     if not cells.has("unit"):
@@ -112,7 +120,8 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
                      int(g["row"].iloc[0]), "unit", unit or None)
 
     factor = factors.fillna(1.0)
-    canonical_unit = codes.map({c: t.canonical_unit for c, t in tests.items()}).astype("string")
+    canonical_unit = (per_test(lambda code: tests[code].canonical_unit, TEXT) if cells.has("test")
+                      else pd.Series(pd.NA, index=codes.index, dtype=TEXT))
     out = pd.DataFrame({
         "patient_id": cells.text("patient_id"),
         "test": codes,

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ctit import knowledge
 from ctit.errors import Problem, ProblemLog
-from ctit.readers.cells import Cells
+from ctit.readers.cells import Cells, is_in
 from ctit.readers.files import SOURCE_ROW
 from ctit.readers.labs import PLT_MAX, normalize_labs
 from ctit.readers.timeline import (
@@ -338,10 +338,10 @@ def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Ce
         if table not in frames or column not in frames[table]:
             continue
         f = frames[table]
-        died = f["patient_id"].map(death["day"], na_action="ignore").astype("Float64")
-        after = (f[column].astype("Float64") > died).fillna(False).astype(bool)
+        died = cells[table].per_patient(death["day"]).astype("Int64")
+        after = (f[column].astype("Int64") > died).fillna(False).astype(bool)
         if after.any():
-            where = f["patient_id"].map(death["where"], na_action="ignore").astype("string")
+            where = cells[table].per_patient(death["where"]).astype("string")
             day = f[column].astype("string")
             cells[table].error_at(after, column, "record on day " + day + " is after the "
                                   "patient's death on day " + died.astype("Int64").astype("string")
@@ -351,7 +351,9 @@ def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Ce
 def _check_patients(c: Cells, known: set[str], patients_have_ids: bool = True) -> None:
     pid = c.text("patient_id")
     c.require("patient_id", "patient_id")
-    unknown = pid.notna() & ~pid.isin(known)
+    # Judged once per distinct id: a lab table repeats each id a few dozen times.
+    unknown = (c.per_value("patient_id", lambda v: v.notna() & ~is_in(v, known)).fillna(False).astype(bool)
+               if c.has("patient_id") else pd.Series(False, index=pid.index))
     if not patients_have_ids:
         # One root cause, one message: without patient_id in the patients table every row is
         # "unknown"; that error is already reported for the patients table.

@@ -24,7 +24,7 @@ from typing import Collection
 import pandas as pd
 
 from ctit.errors import ProblemLog
-from ctit.readers.cells import Cells
+from ctit.readers.cells import Cells, is_in, whole_days
 
 # (day column, date column) per time-bearing table; the first pair is required.
 TIME_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -52,10 +52,20 @@ class TimePair:
 class TableTimes:
     """The parsed time columns of one table."""
 
-    table: str
-    patient_id: pd.Series
-    rows: pd.Series
+    cells: Cells
     pairs: list[TimePair] = field(default_factory=list)
+
+    @property
+    def table(self) -> str:
+        return self.cells.table
+
+    @property
+    def patient_id(self) -> pd.Series:
+        return self.cells.text("patient_id")
+
+    @property
+    def rows(self) -> pd.Series:
+        return self.cells.rows
 
     def pair(self, day_column: str) -> TimePair:
         return next(p for p in self.pairs if p.day_column == day_column)
@@ -63,7 +73,7 @@ class TableTimes:
 
 def parse_times(cells: Cells) -> TableTimes:
     """Parse a table's day and date columns; errors for bad cells, both given, or neither."""
-    times = TableTimes(cells.table, cells.text("patient_id"), cells.rows)
+    times = TableTimes(cells)
     for k, (day_col, date_col) in enumerate(TIME_COLUMNS[cells.table]):
         pair = TimePair(day_col, date_col, cells.text(day_col), cells.text(date_col),
                         cells.plausible(day_col, cells.integer(day_col, what="day"), "day", "*"),
@@ -83,12 +93,10 @@ def parse_times(cells: Cells) -> TableTimes:
 
 def _giving(all_times: list[TableTimes], mode: str) -> set[str]:
     """The patients with at least one time cell of `mode` ('day' or 'date')."""
-    out: set[str] = set()
-    for t in all_times:
-        for pair in t.pairs:
-            text = pair.day_text if mode == "day" else pair.date_text
-            out.update(t.patient_id[text.notna()].dropna().unique())
-    return out
+    ids = [t.patient_id[(pair.day_text if mode == "day" else pair.date_text).notna()].dropna()
+           for t in all_times for pair in t.pairs]
+    ids = [i for i in ids if len(i)]
+    return set(pd.concat(ids).unique().astype("object")) if ids else set()
 
 
 def _cells_long(all_times: list[TableTimes], patients: set[str]) -> pd.DataFrame:
@@ -176,12 +184,12 @@ def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
     out: dict[tuple[str, str], pd.Series] = {}
     missing: dict[str, list[tuple[str, int, str, str]]] = {}
     for t in all_times:
-        zero = pd.to_datetime(t.patient_id.map(day0, na_action="ignore"))
+        zero = pd.to_datetime(t.cells.per_patient(day0))
         for pair in t.pairs:
-            from_dates = (pair.dates - zero).dt.days.astype("Int64")
+            from_dates = whole_days(pair.dates - zero)
             out[(t.table, pair.day_column)] = pair.days.fillna(from_dates)
             lost = pair.dates.notna() & zero.isna() & t.patient_id.notna() \
-                & ~t.patient_id.isin(skip).fillna(False)
+                & ~is_in(t.patient_id, skip)
             for i in lost[lost].index:
                 missing.setdefault(str(t.patient_id.loc[i]), []).append(
                     (t.table, int(t.rows.loc[i]), pair.date_column, str(pair.date_text.loc[i])))
