@@ -91,14 +91,17 @@ def parse_dates(s: pd.Series) -> pd.Series:
     return parsed.dt.normalize()
 
 
-def is_in(values: pd.Series, allowed: Iterable[str]) -> pd.Series:
+def is_in(values: pd.Series, allowed: Iterable[str] | pd.Series) -> pd.Series:
     """Whether each text is one of `allowed` (False where missing), by Arrow's set lookup:
     pandas converts the set value by value for Arrow strings."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    found = pc.is_in(pa.array(values.astype(TEXT).array, type=pa.string()),
-                     value_set=pa.array(list(allowed), type=pa.string()))
+    def arrow(texts: Any) -> Any:
+        texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype="object")
+        return pa.array(texts.astype(TEXT).array, type=pa.string())
+
+    found = pc.is_in(arrow(values), value_set=arrow(allowed))
     return pd.Series(found.to_numpy(zero_copy_only=False), index=values.index, dtype=bool)
 
 
@@ -181,12 +184,12 @@ class Cells:
         parsed = pd.Series(parse(*parts)).reset_index(drop=True)
         return pd.Series(parsed.array.take(inverse.reshape(-1)), index=self.raw.index)
 
-    def per_patient(self, values: Mapping[str, Any] | pd.Series) -> pd.Series:
-        """A per-patient value (keyed by trimmed patient_id) on each row, looked up once per
-        distinct id; missing where the row has no id or the id no value."""
+    def per_patient(self, values: Mapping[str, Any] | pd.Series, dtype: str = "object") -> pd.Series:
+        """A per-patient value (keyed by trimmed patient_id) on each row as `dtype`, looked up
+        and typed once per distinct id; missing where the row has no id or the id no value."""
         if not self.has("patient_id"):
-            return pd.Series(np.nan, index=self.raw.index, dtype="object")
-        return self.per_value("patient_id", lambda v: v.map(values, na_action="ignore"))
+            return pd.Series(None, index=self.raw.index, dtype="object").astype(dtype)
+        return self.per_value("patient_id", lambda v: v.map(values, na_action="ignore").astype(dtype))
 
     def given(self, column: str) -> pd.Series:
         """Where the column has a cell that is not empty (all False when the column is absent)."""

@@ -306,23 +306,23 @@ def _quoted(column: str) -> str:
 
 
 def engine_frame(con: Any, relation: str, names: dict[str, str]) -> pd.DataFrame:
-    """Cells of `relation` (a DuckDB table with `rowid` in file order; `names` maps contract
-    name -> column, or "=" and an SQL expression) trimmed, empty cells missing, blank records
-    dropped, in file order (the connection preserves insertion order: engine.local);
-    `source_row` = rowid + 2 (the header is row 1)."""
+    """Cells of `relation` (a DuckDB table or table function, read in file order; `names`
+    maps contract name -> column, or "=" and an SQL expression) trimmed, empty cells missing,
+    blank records dropped, in file order (the connection preserves insertion order:
+    engine.local); `source_row` = record number + 2 (the header is row 1)."""
     cell = {n: f"nullif(trim(CAST({_quoted(c)} AS VARCHAR)), '')" for n, c in names.items()}
-    cols = [f'{e} AS "{n}"' for n, e in cell.items()]
-    blank = " AND ".join(f"{e} IS NULL" for e in cell.values()) or "FALSE"
-    sql = (f"SELECT {', '.join(cols + ['CAST(rowid + 2 AS BIGINT) AS source_row'])} "
-           f"FROM {relation} WHERE NOT ({blank})")
+    blank = " AND ".join(f'"{n}" IS NULL' for n in cell) or "FALSE"
     import pyarrow as pa
 
+    # Cleaned into a table straight from the file: that runs on every core, where a streamed
+    # query runs on one. Blank records are kept there, so its rowid is the record number.
+    con.execute("CREATE OR REPLACE TEMP TABLE ctit_cells AS SELECT "
+                + ", ".join(f'{e} AS "{n}"' for n, e in cell.items()) + f" FROM {relation}")
     # Fetched in batches, each dictionary-encoded as it arrives: the text of a large table
     # is never held whole as Arrow strings beside the engine's copy. Text columns become
     # pandas categoricals, so the checks parse each distinct text once (`Cells.distinct`).
-    # Cleaned into a table first: that runs on every core, where a streamed query runs on one.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE ctit_cells AS {sql}")
-    reader = con.sql("SELECT * FROM ctit_cells").fetch_record_batch(_BATCH_ROWS)
+    columns = ", ".join([f'"{n}"' for n in cell] + ["CAST(rowid + 2 AS BIGINT) AS source_row"])
+    reader = con.sql(f"SELECT {columns} FROM ctit_cells WHERE NOT ({blank})").fetch_record_batch(_BATCH_ROWS)
     batches = [_dictionary_encoded(b) for b in reader]
     if not batches:
         batches = [_dictionary_encoded(pa.RecordBatch.from_pylist([], schema=reader.schema))]
@@ -356,13 +356,10 @@ def fast_csv(path: Path) -> pd.DataFrame | None:
     try:
         for extra in ("", ", null_padding=true, parallel=false"):
             try:
-                con.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{where}', {options}{extra})")
-                break
+                return engine_frame(con, f"read_csv('{where}', {options}{extra})", {n: n for n in names})
             except duckdb.Error:
                 continue
-        else:
-            return None
-        return engine_frame(con, "raw", {n: n for n in names})
+        return None
     finally:
         con.close()
 
@@ -386,14 +383,13 @@ def _typed_columns(table: str, columns: list[str], log: ProblemLog) -> dict[str,
 
 
 def _typed_frame(con: Any, relation: str, table: str, log: ProblemLog) -> pd.DataFrame:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM {relation}")
-    described = con.execute("DESCRIBE raw").fetchall()
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     names = _typed_columns(table, [r[0] for r in described], log)
     # A boolean column of a typed source is the contract's yes/no.
     booleans = {r[0] for r in described if r[1] == "BOOLEAN"}
     names = {n: (f"=CASE WHEN {_quoted(c)} THEN 'yes' WHEN NOT {_quoted(c)} THEN 'no' END"
                  if c in booleans else c) for n, c in names.items()}
-    return engine_frame(con, "raw", names)
+    return engine_frame(con, relation, names)
 
 
 def read_parquet_file(path: Path, table: str, log: ProblemLog) -> pd.DataFrame | None:

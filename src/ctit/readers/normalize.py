@@ -30,7 +30,7 @@ from ctit.readers.timeline import (
     parse_times,
     resolve_days,
 )
-from ctit.study import CANONICAL_COLUMNS, REQUIRED_TABLES, TABLES, InputFile, Study, conform
+from ctit.study import CANONICAL_COLUMNS, REQUIRED_TABLES, TABLES, TEXT, InputFile, Study, conform
 
 # Required columns per table; a tuple means "one of these" (day or date).
 REQUIRED_COLUMNS: dict[str, tuple[str | tuple[str, str], ...]] = {
@@ -152,9 +152,16 @@ def _exposures(c: Cells) -> pd.DataFrame:
     drug = c.text("drug")
     c.require("drug", "drug name")
     given_role = c.choice("role", ROLES, "role")
-    entries = c.lookup("drug", knowledge.lookup_drug)
-    dict_role = entries.map(lambda e: e.role if e else pd.NA, na_action="ignore").astype("string")
-    dict_name = entries.map(lambda e: e.drug if e else pd.NA, na_action="ignore").astype("string")
+    def per_drug(attribute: str) -> pd.Series:
+        """An attribute of each row's dictionary entry, found once per distinct drug text."""
+        if not c.has("drug"):
+            return pd.Series(pd.NA, index=drug.index, dtype=TEXT)
+        return c.per_value("drug", lambda v: pd.Series(
+            [getattr(e, attribute) if (e := None if pd.isna(t) else knowledge.lookup_drug(t)) else None
+             for t in v.astype("object")], dtype=TEXT))
+
+    dict_role = per_drug("role")
+    dict_name = per_drug("drug")
     role_written = c.text("role")
     from_dictionary = role_written.isna() & drug.notna()
 
@@ -338,7 +345,7 @@ def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Ce
         if table not in frames or column not in frames[table]:
             continue
         f = frames[table]
-        died = cells[table].per_patient(death["day"]).astype("Int64")
+        died = cells[table].per_patient(death["day"], "Int64")
         after = (f[column].astype("Int64") > died).fillna(False).astype(bool)
         if after.any():
             where = cells[table].per_patient(death["where"]).astype("string")
@@ -348,7 +355,7 @@ def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Ce
                                   + " (" + where + "); death ends follow-up", values=day)
 
 
-def _check_patients(c: Cells, known: set[str], patients_have_ids: bool = True) -> None:
+def _check_patients(c: Cells, known: pd.Series, patients_have_ids: bool = True) -> None:
     pid = c.text("patient_id")
     c.require("patient_id", "patient_id")
     # Judged once per distinct id: a lab table repeats each id a few dozen times.
@@ -403,7 +410,7 @@ def build_study(
     index_date = pd.Series(dtype="datetime64[ns]")
     if "patients" in cells:
         frames["patients"], index_date = _patients(cells["patients"])
-        known = set(frames["patients"]["patient_id"].dropna())
+        known = frames["patients"]["patient_id"].dropna()
         has_ids = cells["patients"].has("patient_id")
         for name, c in cells.items():
             if name != "patients":

@@ -184,7 +184,7 @@ def resolve_days(all_times: list[TableTimes], day0: dict[str, pd.Timestamp],
     out: dict[tuple[str, str], pd.Series] = {}
     missing: dict[str, list[tuple[str, int, str, str]]] = {}
     for t in all_times:
-        zero = pd.to_datetime(t.cells.per_patient(day0))
+        zero = t.cells.per_patient(day0, "datetime64[ns]")
         for pair in t.pairs:
             from_dates = whole_days(pair.dates - zero)
             out[(t.table, pair.day_column)] = pair.days.fillna(from_dates)
