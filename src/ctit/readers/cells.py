@@ -215,13 +215,14 @@ class Cells:
             self._text[column] = self.per_value(column, lambda v: v)
         return self._text[column]
 
-    def lookup(self, column: str, find: Callable[[str], Any]) -> pd.Series:
-        """`find` applied to each distinct text of a column once (a knowledge lookup), mapped
-        back onto the rows: object values, missing where the cell is empty."""
+    def lookup(self, column: str, find: Callable[[str], Any], dtype: str = "object") -> pd.Series:
+        """`find` applied to each distinct text of a column once (a knowledge lookup), typed as
+        `dtype` there and mapped back onto the rows; missing where the cell is empty or `find`
+        gives None."""
         if column not in self.raw.columns:
-            return pd.Series(np.nan, index=self.raw.index, dtype="object")
-        return self.per_value(column, lambda v: v.astype("object").map(
-            lambda t: np.nan if pd.isna(t) else find(t)).astype("object"))
+            return pd.Series(None, index=self.raw.index, dtype="object").astype(dtype)
+        return self.per_value(column, lambda v: pd.Series(
+            [None if pd.isna(t) else find(t) for t in v.astype("object")], dtype="object").astype(dtype))
 
     def error_at(self, mask: pd.Series, column: str, message: str | pd.Series,
                  values: pd.Series | None = None) -> None:

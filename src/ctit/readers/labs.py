@@ -64,11 +64,10 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
 
     def per_test(attribute: Callable[[str], Any], dtype: str) -> pd.Series:
         """A property of each row's test code, found once per distinct test text."""
-        return cells.per_value("test", lambda v: pd.Series(
-            [None if pd.isna(t) or knowledge.lab_test_code(t) is None
-             else attribute(knowledge.lab_test_code(t)) for t in v.astype("object")], dtype=dtype))
+        return cells.lookup("test", lambda t: None if (code := knowledge.lab_test_code(t)) is None
+                            else attribute(code), dtype)
 
-    codes = per_test(lambda code: code, TEXT) if cells.has("test") else test_written
+    codes = per_test(lambda code: code, TEXT)
     cells.require("test", "test name")
     cells.error_at(cells.given("test") & codes.isna(), "test",
                    f"unknown lab test; {known_tests_text()}. Remove rows of tests the analysis "
@@ -87,8 +86,7 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
              for t, u in zip(test.astype("object"), unit.astype("object"))], dtype="Float64"))
     else:
         factors = pd.Series(pd.NA, index=codes.index, dtype="Float64")
-    required = (per_test(lambda code: tests[code].unit_required, "boolean").fillna(False).astype(bool)
-                if cells.has("test") else pd.Series(False, index=codes.index))
+    required = per_test(lambda code: tests[code].unit_required, "boolean").fillna(False).astype(bool)
     no_factor = codes.notna() & factors.isna()
 
     if not cells.has("unit"):
@@ -120,8 +118,7 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
                      int(g["row"].iloc[0]), "unit", unit or None)
 
     factor = factors.fillna(1.0)
-    canonical_unit = (per_test(lambda code: tests[code].canonical_unit, TEXT) if cells.has("test")
-                      else pd.Series(pd.NA, index=codes.index, dtype=TEXT))
+    canonical_unit = per_test(lambda code: tests[code].canonical_unit, TEXT)
     out = pd.DataFrame({
         "patient_id": cells.text("patient_id"),
         "test": codes,

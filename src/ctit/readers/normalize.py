@@ -152,16 +152,8 @@ def _exposures(c: Cells) -> pd.DataFrame:
     drug = c.text("drug")
     c.require("drug", "drug name")
     given_role = c.choice("role", ROLES, "role")
-    def per_drug(attribute: str) -> pd.Series:
-        """An attribute of each row's dictionary entry, found once per distinct drug text."""
-        if not c.has("drug"):
-            return pd.Series(pd.NA, index=drug.index, dtype=TEXT)
-        return c.per_value("drug", lambda v: pd.Series(
-            [getattr(e, attribute) if (e := None if pd.isna(t) else knowledge.lookup_drug(t)) else None
-             for t in v.astype("object")], dtype=TEXT))
-
-    dict_role = per_drug("role")
-    dict_name = per_drug("drug")
+    dict_role = c.lookup("drug", lambda t: getattr(knowledge.lookup_drug(t), "role", None), TEXT)
+    dict_name = c.lookup("drug", lambda t: getattr(knowledge.lookup_drug(t), "drug", None), TEXT)
     role_written = c.text("role")
     from_dictionary = role_written.isna() & drug.notna()
 
@@ -242,8 +234,7 @@ def _dose_in_mg(c: Cells, role: pd.Series) -> tuple[pd.Series, pd.Series]:
     dose intensity is computed in mg) and kept as written for other drugs."""
     dose = c.number("dose", nonnegative=True)
     written = c.text("dose_unit")
-    factor = c.lookup("dose_unit", lambda u: _DOSE_UNITS_MG.get(knowledge.unit_key(u)))
-    factor = pd.to_numeric(factor, errors="coerce").astype("Float64")
+    factor = c.lookup("dose_unit", lambda u: _DOSE_UNITS_MG.get(knowledge.unit_key(u)), "Float64")
     study = (role == "study_drug").fillna(False).astype(bool)
     c.error_at(study & written.notna() & factor.isna(), "dose_unit",
                "unknown dose unit for the study drug; give the dose in mg (g and ug are converted)")
@@ -351,7 +342,7 @@ def check_after_death(frames: Mapping[str, pd.DataFrame], cells: Mapping[str, Ce
             where = cells[table].per_patient(death["where"]).astype("string")
             day = f[column].astype("string")
             cells[table].error_at(after, column, "record on day " + day + " is after the "
-                                  "patient's death on day " + died.astype("Int64").astype("string")
+                                  "patient's death on day " + died.astype("string")
                                   + " (" + where + "); death ends follow-up", values=day)
 
 
