@@ -46,11 +46,13 @@ demo: setup fonts
 	$(BIN)/ctit example out/demo-study
 	$(BIN)/ctit analyze out/demo-study --out out/demo
 
+# Tests are sent to the two workers by file, so a module's slow fixtures (an analysis of the
+# example) are built once, on one worker.
 test: setup browser fonts
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: setup fonts
-	$(BIN)/python -m pytest -q -n 2 -m "not spark and not browser"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not spark and not browser"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_analyze.py --extra="-f json"

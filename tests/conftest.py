@@ -31,8 +31,8 @@ TINY_DATA_SPARK_CONF = {
 
 @pytest.fixture(scope="session")
 def spark_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """An Ibis PySpark connection in local mode; mark users `spark` and
-    `xdist_group("spark")` so one worker starts the JVM once."""
+    """An Ibis PySpark connection in local mode, started once per worker that needs it; mark
+    users `spark` (`make test-fast` skips them)."""
     pytest.importorskip("pyspark")
     import ibis
     from pyspark.sql import SparkSession

@@ -16,15 +16,11 @@ from typer.testing import CliRunner
 
 from ctit.cli import app
 
-# One worker runs the module, and its slow fixture is built once for the session (not
-# again whenever the worker comes back to the module).
-pytestmark = pytest.mark.xdist_group("analyze")
-
 runner = CliRunner()
 EXAMPLE = Path(str(resources.files("ctit").joinpath("examples", "atra-ctit")))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def analysed(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
     result = runner.invoke(app, ["analyze", str(EXAMPLE), "--out", str(out)])

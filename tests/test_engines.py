@@ -38,7 +38,6 @@ DERIVATION_KEYS = {
 
 
 @pytest.mark.spark
-@pytest.mark.xdist_group("spark")
 def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
     """`ctit analyze --engine spark` as a user runs it: its own local session (a fresh JVM,
     with the driver heap ctit sets), Spark's progress quiet, results.json and patients.csv

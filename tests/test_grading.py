@@ -299,7 +299,6 @@ def test_criteria_grammar_is_enforced(tmp_path: Path, field: str, bad: str, mess
 
 
 @pytest.mark.spark
-@pytest.mark.xdist_group("spark")
 def test_same_grades_on_pyspark(spark_con: object) -> None:
     df = cases_frame(CASES)
     expected = derive_lab_grades(table(connect(), "labs", df)).to_pandas()

@@ -69,7 +69,6 @@ def test_the_comparator_recovers_the_spontaneous_recovery_rate(tmp_path: Path) -
 
 
 @pytest.mark.spark
-@pytest.mark.xdist_group("spark")
 def test_an_omop_study_derives_the_same_patients_on_spark(tmp_path: Path, spark_con) -> None:
     """The OMOP reader runs on DuckDB and hands the canonical tables to the derivations,
     which then run on Spark (docs/omop.md, "On Spark"): the same patients.csv."""

@@ -19,10 +19,6 @@ from typer.testing import CliRunner
 
 from ctit.cli import app
 
-# One worker runs the module, and its slow fixture is built once for the session (not
-# again whenever the worker comes back to the module).
-pytestmark = pytest.mark.xdist_group("report")
-
 runner = CliRunner()
 EXAMPLE = Path(str(resources.files("ctit").joinpath("examples", "atra-ctit")))
 SUPERSCRIPT = str.maketrans("\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079", "-0123456789")
@@ -179,7 +175,7 @@ def check_tables(tables: dict[str, list[list[str]]], res: dict[str, Any]) -> Non
 
 # ---------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`ctit analyze` on the example, every format."""
     folder = tmp_path_factory.mktemp("report")

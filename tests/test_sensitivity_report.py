@@ -14,15 +14,11 @@ from typer.testing import CliRunner
 from ctit.cli import app
 from test_report import close, html_tables, numbers
 
-# One worker runs the module, so its (slow) analysis under every definition is built once
-# (a session fixture: not again whenever the worker comes back to the module).
-pytestmark = pytest.mark.xdist_group("sensitivity_report")
-
 runner = CliRunner()
 TITLE = "Sensitivity to the response definition"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("sens")
     study, folder = base / "study", base / "out"

@@ -20,10 +20,6 @@ from ctit.cli import app
 from ctit.reports import format as fmt
 from ctit.reports.suppression import COUNT_KEYS, protect, suppress
 
-# One worker runs the module, and its slow fixture is built once for the session (not
-# again whenever the worker comes back to the module).
-pytestmark = pytest.mark.xdist_group("suppression")
-
 runner = CliRunner()
 EXAMPLE = Path(str(resources.files("ctit").joinpath("examples", "atra-ctit")))
 # A count of 1-4 as a table cell writes it: "3", "3 (11.1)", "3/27", "27/3", "drug 3,".
@@ -38,7 +34,7 @@ def _style() -> Iterator[None]:
     fmt.set_style(before)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def suppressed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("suppressed") / "out"
     before = fmt.STYLE
