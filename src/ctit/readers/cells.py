@@ -159,14 +159,10 @@ class Cells:
                   trimmed: bool = True) -> pd.Series:
         """`parse` applied to the column's distinct cells (trimmed, an empty cell missing; or as
         written), mapped back onto the rows; missing where the cell is."""
-        values = self._trimmed(column) if trimmed else self.distinct(column)[1]
-        return self._spread(column, pd.Series(parse(values)))
-
-    def _spread(self, column: str, per_distinct: pd.Series) -> pd.Series:
-        """Values given per distinct cell of the column (aligned with its codes) onto the rows;
-        missing where the cell is."""
-        codes, _ = self.distinct(column)
-        parsed = per_distinct.reset_index(drop=True)
+        codes, values = self.distinct(column)
+        if trimmed:
+            values = self._trimmed(column)
+        parsed = pd.Series(parse(values)).reset_index(drop=True)
         if parsed.dtype == bool:
             parsed = parsed.astype("boolean")
         return pd.Series(parsed.array.take(codes, allow_fill=True), index=self.raw.index)
