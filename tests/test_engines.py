@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ctit.reports.store import load_results
 
 EXAMPLE = Path(str(resources.files("ctit").joinpath("examples", "atra-ctit")))
 
@@ -18,8 +19,7 @@ def _comparable(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return out.where(out.notna(), None).map(lambda v: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v)
 
 
-# Every derivation table as the store keeps it (OUT/data/derivations_NAME.parquet), by the key
-# that orders it.
+# Every derivation table the store keeps (read back by `load_results`), by the key that orders it.
 DERIVATION_KEYS = {
     "patients": ["patient_id"],
     "onsets": ["patient_id", "category"],
@@ -69,6 +69,7 @@ def test_the_cli_runs_on_spark_with_identical_outputs(tmp_path: Path) -> None:
     for name in ("results.json", "patients.csv"):
         assert (runs["spark"] / name).read_bytes() == (runs["duckdb"] / name).read_bytes(), name
     # And every derivation behind them, row by row.
+    duck, spark = (load_results(runs[e]).derivations for e in ("duckdb", "spark"))
     for name, key in DERIVATION_KEYS.items():
-        duck, spark = (pd.read_parquet(runs[e] / "data" / f"derivations_{name}.parquet") for e in ("duckdb", "spark"))
-        pd.testing.assert_frame_equal(_comparable(duck, key), _comparable(spark, key), check_dtype=False, obj=name)
+        pd.testing.assert_frame_equal(_comparable(getattr(duck, name), key), _comparable(getattr(spark, name), key),
+                                      check_dtype=False, obj=name)

@@ -144,9 +144,10 @@ class Cells:
 
     def distinct(self, column: str) -> tuple[np.ndarray, pd.Series]:
         """The column's codes (one per row, -1 where the cell is missing) and its distinct
-        cells as written (untrimmed)."""
+        cells as written (untrimmed). An absent column is one whose every cell is missing."""
         if column not in self._distinct:
-            cells = self.raw[column]
+            cells = (self.raw[column] if column in self.raw.columns
+                     else pd.Series(pd.NA, index=self.raw.index, dtype=TEXT))
             if isinstance(cells.dtype, pd.CategoricalDtype):
                 codes = cells.cat.codes.to_numpy(dtype="int64")
                 uniques = cells.cat.categories.astype(TEXT)
@@ -183,8 +184,6 @@ class Cells:
     def per_patient(self, values: Mapping[str, Any] | pd.Series, dtype: str = "object") -> pd.Series:
         """A per-patient value (keyed by trimmed patient_id) on each row as `dtype`, looked up
         and typed once per distinct id; missing where the row has no id or the id no value."""
-        if not self.has("patient_id"):
-            return pd.Series(None, index=self.raw.index, dtype="object").astype(dtype)
         return self.per_value("patient_id", lambda v: v.map(values, na_action="ignore").astype(dtype))
 
     def given(self, column: str) -> pd.Series:
@@ -215,8 +214,6 @@ class Cells:
         """`find` applied to each distinct text of a column once (a knowledge lookup), typed as
         `dtype` there and mapped back onto the rows; missing where the cell is empty or `find`
         gives None."""
-        if column not in self.raw.columns:
-            return pd.Series(None, index=self.raw.index, dtype="object").astype(dtype)
         return self.per_value(column, lambda v: pd.Series(
             [None if pd.isna(t) else find(t) for t in v.astype("object")], dtype="object").astype(dtype))
 

@@ -80,12 +80,9 @@ def normalize_labs(cells: Cells, *, baseline: bool = False) -> pd.DataFrame:
     base = cells.number("baseline_value", nonnegative=True) if baseline else None
     unit_written = cells.text("unit")
 
-    if cells.has("test") and cells.has("unit"):
-        factors = cells.per_combination(("test", "unit"), lambda test, unit: pd.Series(
-            [None if pd.isna(t) or pd.isna(u) else knowledge.unit_factor(knowledge.lab_test_code(t), u)
-             for t, u in zip(test.astype("object"), unit.astype("object"))], dtype="Float64"))
-    else:
-        factors = pd.Series(pd.NA, index=codes.index, dtype="Float64")
+    factors = cells.per_combination(("test", "unit"), lambda test, unit: pd.Series(
+        [None if pd.isna(t) or pd.isna(u) else knowledge.unit_factor(knowledge.lab_test_code(t), u)
+         for t, u in zip(test.astype("object"), unit.astype("object"))], dtype="Float64"))
     required = per_test(lambda code: tests[code].unit_required, "boolean").fillna(False).astype(bool)
     no_factor = codes.notna() & factors.isna()
 

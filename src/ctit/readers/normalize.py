@@ -350,8 +350,7 @@ def _check_patients(c: Cells, known: pd.Series, patients_have_ids: bool = True) 
     pid = c.text("patient_id")
     c.require("patient_id", "patient_id")
     # Judged once per distinct id: a lab table repeats each id a few dozen times.
-    unknown = (c.per_value("patient_id", lambda v: v.notna() & ~is_in(v, known)).fillna(False).astype(bool)
-               if c.has("patient_id") else pd.Series(False, index=pid.index))
+    unknown = c.per_value("patient_id", lambda v: v.notna() & ~is_in(v, known)).fillna(False).astype(bool)
     if not patients_have_ids:
         # One root cause, one message: without patient_id in the patients table every row is
         # "unknown"; that error is already reported for the patients table.
