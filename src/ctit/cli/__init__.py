@@ -1,5 +1,5 @@
 """The `ctit` command. Each subcommand lives in its own module and imports heavy
-libraries (ibis, scipy, matplotlib) inside the command, so `ctit --help` stays instant."""
+libraries (ibis, pandas, matplotlib) inside the command, so `ctit --help` stays instant."""
 
 from __future__ import annotations
 

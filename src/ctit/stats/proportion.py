@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ctit.stats._common import as_dict, percent_label
+from ctit.stats._quantiles import beta_quantile
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,9 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
     method = f"Clopper-Pearson exact {percent_label(level)}% CI"
     if n == 0:
         return Proportion(k=k, n=n, pct=None, ci95_low=None, ci95_high=None, method=method)
-    from scipy.special import betaincinv
-
     alpha = 1 - level
-    low = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, alpha / 2))
-    high = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - alpha / 2))
+    low = 0.0 if k == 0 else beta_quantile(alpha / 2, k, n - k + 1)
+    high = 1.0 if k == n else beta_quantile(1 - alpha / 2, k + 1, n - k)
     return Proportion(
         k=k, n=n, pct=100 * k / n, ci95_low=100 * low, ci95_high=100 * high, method=method
     )

@@ -6,6 +6,7 @@ import math
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 from ctit.stats._common import as_dict, is_missing, percent_label
@@ -85,7 +86,7 @@ def kaplan_meier(
     if conf_type not in ("log-log", "log", "plain"):
         raise ValueError(f"conf_type must be 'log-log', 'log' or 'plain', got {conf_type!r}")
     pairs = _clean(times, events)
-    z = _normal_quantile((1 + level) / 2)
+    z = NormalDist().inv_cdf((1 + level) / 2)
     table = _km_table(pairs, z, conf_type)
 
     x = [0.0] + [row.time for row in table]
@@ -211,11 +212,5 @@ def _first_reaching(ys: Sequence[float | None], p: float, shift: float) -> int |
         if shifted >= p and (best is None or shifted < ys[best] + shift):
             best = i
     return best
-
-
-def _normal_quantile(prob: float) -> float:
-    from scipy.special import ndtri
-
-    return float(ndtri(prob))
 
 
