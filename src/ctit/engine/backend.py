@@ -62,7 +62,14 @@ def connect_spark(conf: dict[str, str]) -> ibis.BaseBackend:
                      "appender.console.target = SYSTEM_ERR\nappender.console.layout.type = PatternLayout\n"
                      "appender.console.layout.pattern = %p %c: %m%n\n"
                      "appender.console.filter.threshold.type = ThresholdFilter\n"
-                     "appender.console.filter.threshold.level = error\n")
+                     "appender.console.filter.threshold.level = error\n"
+                     # A failed task's error and Java stack reach the driver as the query's
+                     # exception, which ctit reports (a malformed input file as an input
+                     # error): the executor's own copy on the console would only repeat it.
+                     "logger.executor.name = org.apache.spark.executor.Executor\n"
+                     "logger.executor.level = off\n"
+                     "logger.tasks.name = org.apache.spark.scheduler.TaskSetManager\n"
+                     "logger.tasks.level = off\n")
         defaults = {
             "spark.master": "local[*]",
             "spark.ui.enabled": "false",
@@ -126,7 +133,7 @@ def table(con: ibis.BaseBackend, name: str, df: pd.DataFrame) -> ir.Table:
 
 def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table, plan: Plan | None = None,
                 *, view: bool = False) -> ir.Table:
-    """Compute `expr` once into a temporary table (or cached view) that later steps reuse;
+    """Compute `expr` once into a temporary table (on Spark a checkpointed view) that later steps reuse;
     `plan` records the statement for a later replay. `view` (DuckDB): a temporary view
     instead, computed by each read, for a row-level result read once or twice (written, listed),
     which a table would hold in memory beside the tables it is made from."""
@@ -136,15 +143,28 @@ def materialize(con: ibis.BaseBackend, name: str, expr: ir.Table, plan: Plan | N
         sql = plan.record(kind, name, con, expr) if plan is not None else con.compile(expr)
         con._run_pre_execute_hooks(expr)
         con.raw_sql(f'CREATE OR REPLACE TEMP {"VIEW" if view else "TABLE"} "{name}" AS {sql}')
-        return con.table(name, database="temp")
+        return _as_typed(con.table(name, database="temp"), expr)
     if con.name == "pyspark":
         # Ibis registers in-memory tables (the CTCAE criteria) only when it runs a query
-        # itself; a cached Spark view built from its SQL needs them registered first.
+        # itself; a Spark view built from its SQL needs them registered first.
         con._run_pre_execute_hooks(expr)
-        sdf = con._session.sql(con.compile(expr)).cache()
+        # A local checkpoint, not a cache: it computes the rows now and cuts the lineage, so
+        # each later step plans from a stored table instead of re-analysing every step before
+        # it (a cached view keeps the whole plan; the example's analysis took twice as long).
+        # Its blocks live on the executors, which a cluster must keep for the run.
+        sdf = con._session.sql(con.compile(expr)).localCheckpoint()
         sdf.createOrReplaceTempView(name)
-        return con.table(name)
+        return _as_typed(con.table(name), expr)
     return con.create_table(name, expr, overwrite=True)
+
+
+def _as_typed(stored: ir.Table, expr: ir.Table) -> ir.Table:
+    """`stored` with `expr`'s column types: an engine types an integer literal as its INT, so
+    a table stored from the SQL can come back narrower than Ibis typed it (int32 for int64),
+    and a later union with the expression's other tables needs the expression's types."""
+    wanted = expr.schema()
+    differ = {c: t for c, t in stored.schema().items() if wanted[c] != t}
+    return stored.cast({c: wanted[c] for c in differ}) if differ else stored
 
 
 def fetch(con: ibis.BaseBackend, expr: ir.Table, name: str = "", plan: Plan | None = None) -> pd.DataFrame:
