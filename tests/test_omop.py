@@ -153,6 +153,23 @@ def test_a_bad_date_is_located(tmp_path: Path) -> None:
     assert "measurement_id 3" in p.message
 
 
+def test_a_malformed_csv_record_is_an_input_error_naming_its_row(tmp_path: Path) -> None:
+    """A record with a field more than the header names: the DuckDB sniffer once took it for
+    another header, so every column read as missing; now the file's row is named, exit 2."""
+    folder = _one_patient(tmp_path)
+    text = (folder / "MEASUREMENT.csv").read_text(encoding="utf-8").splitlines()
+    text[3] += ",extra"
+    (folder / "MEASUREMENT.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_omop(folder)
+    [p] = exc.value.errors
+    assert (p.table, p.row, p.value) == ("MEASUREMENT", 4, text[3])
+    named = len(text[0].split(","))
+    assert f"has {named + 1} fields where the header names {named}" in p.message
+    result = CliRunner().invoke(app, ["validate", "--from", "omop", str(folder)])
+    assert result.exit_code == 2 and "MEASUREMENT, row 4" in result.output
+
+
 def test_eunomia_reads_and_explains_why_nobody_is_eligible(shared_data: Path, tmp_path: Path) -> None:
     eunomia = shared_data / "eunomia-synthea27nj-omop"
     s = read_omop(eunomia)

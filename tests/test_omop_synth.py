@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -69,15 +70,57 @@ def test_the_comparator_recovers_the_spontaneous_recovery_rate(tmp_path: Path) -
 
 
 @pytest.mark.spark
-def test_an_omop_study_derives_the_same_patients_on_spark(tmp_path: Path, spark_con) -> None:
-    """The OMOP reader runs on DuckDB and hands the canonical tables to the derivations,
-    which then run on Spark (docs/omop.md, "On Spark"): the same patients.csv."""
-    from ctit.pipeline import run_analysis
+def test_a_cdm_in_the_spark_catalogue_reads_as_its_files_do_on_duckdb(
+        tmp_path: Path, spark_con, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--from omop DATABASE --engine spark` (docs/omop.md, "On Spark"): the reader's queries
+    run on Spark over the tables of a catalogue database and give, row for row, the canonical
+    tables DuckDB gives from the same CDM's files."""
+    import pandas.testing as pdt
+
+    from ctit.omop.reader import read_omop
 
     cdm = tmp_path / "cdm"
     _ok(["synth", str(cdm), "-n", "60", "--seed", "9", "--format", "omop"])
-    run_analysis(cdm, tmp_path / "duckdb", None, [], source="omop", formats=(), con=None)
-    run_analysis(cdm, tmp_path / "spark", None, [], source="omop", formats=(), con=spark_con)
-    duck = (tmp_path / "duckdb" / "patients.csv").read_text()
-    assert duck.count("\n") == 61
-    assert duck == (tmp_path / "spark" / "patients.csv").read_text()
+    # A catalogue database has no folder to hold the concept-set override: the variable does.
+    monkeypatch.setenv("CTIT_OMOP_CONCEPTS", str(cdm / "omop_concepts.yaml"))
+    database = f"cdm_{uuid.uuid4().hex[:8]}"
+    spark = spark_con._session
+    spark.sql(f"CREATE DATABASE {database}")
+    for f in cdm.glob("*.csv"):
+        spark.sql(f"CREATE TABLE {database}.{f.stem.lower()} USING csv OPTIONS (path '{f}', header 'true')")
+    on_spark, on_duckdb = read_omop(Path(database), con=spark_con), read_omop(cdm)
+    assert on_spark.source.startswith(f"OMOP CDM database {database}")
+    duck = dict(on_duckdb.tables())
+    for name, frame in on_spark.tables():
+        pdt.assert_frame_equal(frame.reset_index(drop=True), duck[name].reset_index(drop=True))
+    with pytest.raises(FileNotFoundError, match="neither a local path nor a database"):
+        read_omop(tmp_path / "absent", con=spark_con)
+
+
+@pytest.mark.spark
+def test_spark_reads_a_cdm_csv_file_as_duckdb_does(tmp_path: Path, spark_con) -> None:
+    """A CDM folder on Spark is read by Spark (a cluster reads it where it lies), in the same
+    CSV dialect as DuckDB: doubled quotes, a quoted line break, an empty cell; a malformed
+    record is an input error on both."""
+    from ctit.omop.cdm import open_cdm
+
+    (tmp_path / "CONCEPT.csv").write_text(
+        'concept_id,concept_name\n3024929,"Platelets ""PLT"" [#/volume] in Blood"\n'
+        '2,"two\nlines"\n3,\n', encoding="utf-8")
+    rows = [open_cdm(tmp_path, con).tables["concept"].to_pyarrow().to_pylist() for con in (spark_con, None)]
+    assert rows[0] == rows[1] == [
+        {"concept_id": "3024929", "concept_name": 'Platelets "PLT" [#/volume] in Blood'},
+        {"concept_id": "2", "concept_name": "two\nlines"},
+        {"concept_id": "3", "concept_name": None}]
+    # A malformed record fails the query that reads it; `reading` makes it an input error.
+    from ctit.errors import InputError
+    from ctit.omop.cdm import reading
+
+    (tmp_path / "CONCEPT.csv").write_text("concept_id,concept_name\n1,one\n2,two,extra\n", encoding="utf-8")
+    for con in (spark_con, None):
+        cdm = open_cdm(tmp_path, con)
+        with pytest.raises(InputError) as exc, reading(cdm):
+            cdm.tables["concept"].to_pyarrow()
+        [p] = exc.value.errors
+        assert (p.table, p.value) == ("CONCEPT", "2,two,extra")
+        assert p.message.startswith("CONCEPT.csv cannot be read as a table: a record")

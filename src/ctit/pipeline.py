@@ -66,7 +66,7 @@ def _analyze_into(study_path: Path, out: Path, protocol: Any, source: str,
         # The spinner ends before the report's progress bar starts: rich shows one at a time.
         with status as spinner:
             started = time.perf_counter()
-            study = read_source(Path(study_path), source)
+            study = read_source(Path(study_path), source, con)
             if spinner is not None:
                 rows = sum(len(df) for _, df in study.tables())
                 spinner.update(f"Deriving and testing ({len(study.patients)} patients, {rows} rows "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 from pathlib import Path
+from typing import Any
 
 from ctit.study import Study
 
@@ -17,11 +18,17 @@ READERS: dict[str, str] = {
     "sdtm": "ctit.readers.sdtm:read_sdtm",  # CDISC SDTM domains (.xpt, .csv, .rda)
     "omop": "ctit.omop.reader:read_omop",   # OMOP CDM 5.4: DuckDB file, CSV or Parquet folder
 }
+# Readers whose queries run on the derivations' engine when one is given (`--engine spark`):
+# a CDM is reduced to its concept-set records where it lives. The others parse local files.
+IN_ENGINE = {"omop"}
 
 
-def read_source(path: Path, source: str = "study") -> Study:
-    """Read `path` with the reader named `source`."""
+def read_source(path: Path, source: str = "study", con: Any = None) -> Study:
+    """Read `path` with the reader named `source`, on `con`'s engine where that reader can."""
     if source not in READERS:
         raise ValueError(f"unknown input format {source!r}; choose one of: {', '.join(READERS)}")
     module, _, function = READERS[source].partition(":")
-    return getattr(import_module(module), function)(Path(path))
+    reader = getattr(import_module(module), function)
+    if con is not None and source in IN_ENGINE:
+        return reader(Path(path), con=con)
+    return reader(Path(path))

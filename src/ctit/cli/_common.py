@@ -186,4 +186,5 @@ PROTOCOL = typer.Option(None, "--protocol", help="Protocol YAML or bundled name 
                         "`ctit protocol list`).")
 OVERRIDES = typer.Option(None, "--set", help="Override a protocol parameter: name=value.")
 SOURCE = typer.Option("study", "--from", help="Input format: study (CSV/Parquet folder, .xlsx, DuckDB file), "
-                      "sdtm or omop.")
+                      "sdtm, or omop (a DuckDB file, a CSV/Parquet folder, or with --engine spark "
+                      "a database of the Spark catalogue).")

@@ -100,7 +100,7 @@ def adam(
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         p = load_protocol(protocol, set_ or [])
         with staged_output(out, "export adam") as staging:
-            s = read_source(study, source)
+            s = read_source(study, source, con)
             datasets, _ = adam_datasets(s, p, study_id=study_id, index_date=index_date,
                                         tte_add_one=not tte_days, con=con)
             written = write_adam(datasets, staging, study_name=p.title)

@@ -49,7 +49,7 @@ def validate(
     con = engine_connection(engine, spark_conf)
     with input_errors_exit(), treatment_names(source, study_drug, tpo_ra):
         p = load_protocol(protocol, set_ or [])
-        s = read_source(study, source)
+        s = read_source(study, source, con)
         dose = check_doses(s, p, con)
         raise_if_errors([*s.warnings, *dose])
         s.warnings.extend(dose)

@@ -1,5 +1,6 @@
-"""An OMOP CDM 5.4 source opened in the engine: a DuckDB file, or a folder of CSV or Parquet
-tables (file names in any case: PERSON.csv, person.parquet).
+"""An OMOP CDM 5.4 source opened in the engine: a DuckDB file, a folder of CSV or Parquet
+tables (file names in any case: PERSON.csv, person.parquet), or on Spark a database of the
+session's catalogue.
 
 Every table is read as text and typed column by column (`Cdm.typed`), so a bad cell is a
 located problem (table, record id, column, value) rather than a failed cast deep in a query.
@@ -8,12 +9,17 @@ Nothing is loaded into Python: tables stay engine views.
 
 from __future__ import annotations
 
+import csv
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
 
+from ctit.engine.backend import materialize
 from ctit.engine.local import ibis_duckdb
 from ctit.errors import InputError, Problem, ProblemLog
 from ctit.readers.files import sha256_of
@@ -63,11 +69,9 @@ class Cdm:
         return name in self.tables
 
     def keep(self, name: str, expr: ir.Table) -> ir.Table:
-        """Compute `expr` once into a temporary table, so later queries start from it (DuckDB;
-        other engines keep the expression)."""
-        if self.con.name != "duckdb":
-            return expr
-        return self.con.create_table(f"ctit_omop_{name}", expr, temp=True, overwrite=True)
+        """Compute `expr` once into a temporary table (a checkpointed view on Spark), so later
+        queries start from it rather than from the CDM's files."""
+        return materialize(self.con, f"ctit_omop_{name}", expr)
 
     def typed(self, table: str, columns: dict[str, str], log: ProblemLog) -> ir.Table:
         """The table with `columns` typed (name -> int64, float64, date, string), computed once;
@@ -125,11 +129,19 @@ def file_sha256(cdm: Cdm, table: str) -> str:
 
 
 def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
-    """Open a DuckDB file or a CSV/Parquet folder as a `Cdm`; FileNotFoundError when absent."""
+    """Open an OMOP CDM as a `Cdm`: a DuckDB file, or a folder of CSV or Parquet tables read
+    by `con`'s engine (DuckDB unless given); on another engine (Spark), a name that is no
+    local path is a database of that engine's catalogue holding the CDM tables.
+    FileNotFoundError when it is none of these."""
     path = Path(path)
+    elsewhere = con is not None and con.name != "duckdb"
     if not path.exists():
-        raise FileNotFoundError(f"no such OMOP source: {path}")
+        if elsewhere and _has_database(con, str(path)):
+            return _catalog_cdm(con, str(path))
+        raise FileNotFoundError(f"no such OMOP source: {path}" + (
+            f" (neither a local path nor a database of the {con.name} catalogue)" if elsewhere else ""))
     if path.is_file():
+        # A DuckDB file is read by DuckDB, whatever engine then runs the derivations.
         con = ibis_duckdb(path, read_only=True)
         present = {n.lower(): n for n in con.list_tables()}
         tables = {n: con.table(present[n]) for n in TABLES if n in present}
@@ -145,12 +157,8 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
     tables: dict[str, ir.Table] = {}
     problems = []
     for name, f in files.items():
-        view = f"omop_{name}"
         try:
-            if f.suffix.lower() == ".csv":
-                tables[name] = con.read_csv(str(f), table_name=view, all_varchar=True, header=True)
-            else:
-                tables[name] = con.read_parquet(str(f), table_name=view)
+            tables[name] = _read_table(con, f, f"omop_{name}")
         except Exception as exc:  # the engine's own message names the problem
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             problems.append(Problem(name.upper(), f"{f.name} cannot be read as a table: {first}"))
@@ -158,3 +166,77 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
         raise InputError(problems)
     override = path / "omop_concepts.yaml"
     return Cdm(con, tables, files, f"OMOP CDM folder {path}", override if override.is_file() else None)
+
+
+def _read_table(con: ibis.BaseBackend, f: Path, view: str) -> ir.Table:
+    """One CDM file as an engine view; a CSV's cells as text, typed later by `Cdm.typed`.
+    A CSV is read as RFC 4180 (comma, doubled quotes, quoted line breaks) on every engine,
+    and a malformed record fails the query that meets it (`reading` names it)."""
+    if f.suffix.lower() == ".parquet":
+        return con.read_parquet(str(f), table_name=view)
+    if con.name == "duckdb":
+        # The dialect is given, not sniffed: the sniffer, meeting one record with an extra
+        # field, took another header and every column went missing.
+        columns = {name: "VARCHAR" for name in _csv_header(f)}
+        return con.read_csv(str(f), table_name=view, columns=columns, header=True,
+                            auto_detect=False, delim=",", quote='"', escape='"')
+    # Spark reads text unless told to infer, and nulls a malformed record unless FAILFAST.
+    return con.read_csv(str(f), table_name=view, header=True, inferSchema=False, escape='"',
+                        multiLine=True, mode="FAILFAST")
+
+
+def _csv_header(f: Path) -> list[str]:
+    with f.open(encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    if not header or "" in header:
+        raise ValueError("the first line must name every column")
+    return header
+
+
+@contextmanager
+def reading(cdm: Cdm) -> Iterator[None]:
+    """Run queries over the CDM's files, turning an engine's failure to read one of them (a
+    malformed CSV record is met only when a query reads it) into an input error naming the
+    table, the row where the engine gives it, and the record."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:
+        problem = _read_failure(cdm, str(exc))
+        if problem is None:
+            raise
+        raise InputError([problem]) from None
+
+
+def _read_failure(cdm: Cdm, text: str) -> Problem | None:
+    named = [(t, f) for t, f in cdm.files.items() if str(f) in text or f.resolve().as_uri() in text]
+    if not named:
+        return None
+    table, f = named[0]
+    line = re.search(r"CSV Error on Line: (\d+)", text)          # DuckDB
+    record = re.search(r"Original Line: (.*)", text) or re.search(
+        r"Malformed CSV record: (.*?)(?: SQLSTATE|$)", text, re.MULTILINE)  # Spark
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if fields:
+        why = f"a record has {fields[2]} fields where the header names {fields[1]}"
+    elif record:
+        why = "a record is not well-formed CSV"
+    else:
+        why = text.strip().splitlines()[0] if text.strip() else "the engine could not read it"
+    return Problem(table.upper(), f"{f.name} cannot be read as a table: {why}",
+                   int(line[1]) if line else None, None, record[1].strip() if record else None)
+
+
+def _has_database(con: ibis.BaseBackend, name: str) -> bool:
+    try:
+        return name in con.list_databases()
+    except Exception:  # an engine without a catalogue has no database by that name
+        return False
+
+
+def _catalog_cdm(con: ibis.BaseBackend, database: str) -> Cdm:
+    """The CDM tables of `database` in the engine's catalogue, as they are (any case)."""
+    present = {n.lower(): n for n in con.list_tables(database=database)}
+    tables = {n: con.table(present[n], database=database) for n in TABLES if n in present}
+    return Cdm(con, tables, {}, f"OMOP CDM database {database} ({con.name})")

@@ -31,7 +31,7 @@ import pandas as pd
 
 from ctit import knowledge
 from ctit.errors import ProblemLog
-from ctit.omop.cdm import Cdm, file_sha256, open_cdm
+from ctit.omop.cdm import Cdm, file_sha256, open_cdm, reading
 from ctit.omop.concepts import Vocabulary, all_items, bleeding_rows, dictionary_names, load_settings
 from ctit.readers.labs import PLT_MAX
 from ctit.study import REQUIRED_TABLES, TABLES, InputFile, Study, conform, empty_table
@@ -437,13 +437,21 @@ def anchor(tables: dict[str, ir.Table], day0: ir.Table) -> dict[str, ir.Table]:
     return out
 
 
+def _in_record_order(t: ir.Table) -> ir.Table:
+    keys = [c for c in ("source_table", "source_row", "patient_id") if c in t.columns]
+    return t.order_by(keys) if keys else t
+
+
 def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source: str = "") -> Study:
     """The adapter: execute the canonical expressions into today's pandas `Study`."""
     from ctit.engine.arrow import to_pandas
 
     log = omop.log
     tables = tables if tables is not None else anchor(omop.tables, omop.day0)
-    frames = {name: conform(name, to_pandas(t.to_pyarrow())) for name, t in tables.items() if name in TABLES}
+    # In the CDM's record order, whatever order the engine's joins produce: the same tables
+    # on every engine, and a first-written adverse-event term is the first record's.
+    frames = {name: conform(name, to_pandas(_in_record_order(t).to_pyarrow()))
+              for name, t in tables.items() if name in TABLES}
     for name in REQUIRED_TABLES:
         # A CDM without DRUG_EXPOSURE or MEASUREMENT has none of those records: empty tables.
         frames.setdefault(name, empty_table(name))
@@ -484,11 +492,13 @@ def to_study(omop: OmopTables, tables: dict[str, ir.Table] | None = None, source
                  source=source or f"{cdm.source if cdm is not None else 'OMOP CDM'} ({summary})")
 
 
-def read_omop(path: Path, concepts: Path | None = None) -> Study:
-    """Read an OMOP CDM (DuckDB file, CSV or Parquet folder) into the canonical `Study`.
+def read_omop(path: Path, concepts: Path | None = None, con: ibis.BaseBackend | None = None) -> Study:
+    """Read an OMOP CDM (DuckDB file, CSV or Parquet folder, or on Spark a catalogue
+    database) into the canonical `Study`, its queries run by `con` (DuckDB unless given).
 
-    Raises `InputError` with every problem; `FileNotFoundError` when the path does not exist.
+    Raises `InputError` with every problem; `FileNotFoundError` when the source does not exist.
     """
-    cdm = open_cdm(Path(path))
+    cdm = open_cdm(Path(path), con)
     settings = load_settings(concepts or cdm.override)
-    return to_study(omop_tables(cdm, settings))
+    with reading(cdm):
+        return to_study(omop_tables(cdm, settings))
