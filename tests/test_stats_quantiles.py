@@ -43,13 +43,18 @@ def _exact_tail(x: float, a: int, b: int) -> decimal.Decimal:
         return sum(math.comb(n, i) * (1 - x_) ** i * x_ ** (n - i) for i in range(b))
 
 
-def _exact_root(q: float, p: float, a: int, b: int) -> decimal.Decimal:
-    """The exact root of I_x(a, b) = p near q: one Newton step in 60 digits from q, which
+def _exact_root(q: float, target: decimal.Decimal, a: int, b: int) -> decimal.Decimal:
+    """The exact root of I_x(a, b) = target near q: one Newton step in 60 digits from q, which
     squares q's relative error (1e-14 becomes 1e-28)."""
     with decimal.localcontext(decimal.Context(prec=60)):
         n, x = a + b - 1, decimal.Decimal(q)
         density = n * math.comb(n - 1, a - 1) * x ** (a - 1) * (1 - x) ** (b - 1)
-        return x - (_exact_tail(q, a, b) - decimal.Decimal(p)) / density
+        return x - (_exact_tail(q, a, b) - target) / density
+
+
+# Lower-tail probabilities, and upper-tail ones (an upper confidence limit's alpha/2, given
+# exactly: 1 - 0.0005 as a double is 1.4e-14 relative off the upper limit it stands for).
+TARGETS = [(p, False) for p in LEVELS] + [(p, True) for p in (0.025, 0.0005, 1e-10)]
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 27, 60, 1_000, 100_000, 1_000_000])
@@ -58,11 +63,12 @@ def test_clopper_pearson_quantiles_match_the_exact_root(n: int) -> None:
     for a, b in _cp_shapes(n):
         if min(a, b) > 60:
             continue  # the exact sum would need too many terms; the SciPy grid covers these
-        for p in LEVELS:
-            q = beta_quantile(p, a, b)
-            error = abs((decimal.Decimal(q) - _exact_root(q, p, a, b)) / decimal.Decimal(q))
-            if error > 1e-14:
-                misses.append((p, a, b, q, float(error)))
+        for p, upper in TARGETS:
+            q = beta_quantile(p, a, b, upper=upper)
+            target = 1 - decimal.Decimal(p) if upper else decimal.Decimal(p)
+            error = abs((decimal.Decimal(q) - _exact_root(q, target, a, b)) / decimal.Decimal(q))
+            if error > 4e-15:
+                misses.append((p, upper, a, b, q, float(error)))
     assert misses == []
 
 
@@ -107,4 +113,5 @@ def test_out_of_domain_arguments_are_refused(call) -> None:
 
 def test_the_ends_are_exact() -> None:
     assert beta_quantile(0, 3, 4) == 0.0 and beta_quantile(1, 3, 4) == 1.0
+    assert beta_quantile(0, 3, 4, upper=True) == 1.0 and beta_quantile(1, 3, 4, upper=True) == 0.0
     assert regularized_incomplete_beta(0, 3, 4) == 0.0 and regularized_incomplete_beta(1, 3, 4) == 1.0

@@ -48,8 +48,10 @@ def regularized_incomplete_beta(x: float, a: float, b: float) -> float:
     return 1 - tail if upper else tail
 
 
-def beta_quantile(p: float, a: float, b: float) -> float:
+def beta_quantile(p: float, a: float, b: float, *, upper: bool = False) -> float:
     """The x in [0, 1] with I_x(a, b) = p: the beta(a, b) quantile, scipy's betaincinv(a, b, p).
+    `upper`: p is the upper-tail probability 1 - I_x(a, b) instead, given exactly (for an
+    upper confidence limit 1 - alpha/2 would round alpha/2 away; scipy's betainccinv).
 
     Method: Halley's iteration on I_x(a, b) - p, started from the normal-theory approximation
     of Abramowitz & Stegun 26.5.22 (as in Numerical Recipes 3rd ed., section 6.14, `invbetai`)
@@ -64,15 +66,16 @@ def beta_quantile(p: float, a: float, b: float) -> float:
     if not 0 <= p <= 1:
         raise ValueError(f"p must be in [0, 1], got {p}")
     if p == 0 or p == 1:
-        return float(p)
+        return 1.0 - p if upper else float(p)
+    lower_p, upper_p = (1 - p, p) if upper else (p, 1 - p)
     lo, hi = 0.0, 1.0
-    x = _initial_guess(p, a, b)
+    x = _initial_guess(lower_p, upper_p, a, b)
     step = last_step = 1.0
     while True:
-        tail, upper, log_front = _tail(x, a, b)
-        # On the upper side I_x - p = (1 - p) - (1 - I_x): 1 - p is exact for p >= 1/2, so the
-        # difference keeps the complement's relative accuracy instead of one rounding of 1 - I.
-        g = (1 - p) - tail if upper else tail - p
+        tail, on_upper_side, log_front = _tail(x, a, b)
+        # On the upper side I_x - p = (1 - p) - (1 - I_x), with 1 - p exact for p >= 1/2 or
+        # given: the difference keeps the complement's relative accuracy.
+        g = upper_p - tail if on_upper_side else tail - lower_p
         if g == 0:
             return x
         if g < 0:
@@ -219,13 +222,14 @@ def _stirling_remainder(z: float) -> float:
     return math.lgamma(z) - ((z - 0.5) * math.log(z) - z + _HALF_LOG_2PI)
 
 
-def _initial_guess(p: float, a: float, b: float) -> float:
+def _initial_guess(p: float, q: float, a: float, b: float) -> float:
     """Abramowitz & Stegun 26.5.22 (as in Numerical Recipes' `invbetai`), a, b >= 1.
 
     A normal-theory approximation with the exact normal deviate; its error is O(1/(a+b)), so
     for large samples two Halley steps reach full precision.
     """
-    y = -NormalDist().inv_cdf(p)
+    # The normal deviate of whichever of p and q = 1 - p is the smaller, which is exact.
+    y = -NormalDist().inv_cdf(p) if p <= 0.5 else NormalDist().inv_cdf(q)
     lam = (y * y - 3) / 6
     h = 2 / (1 / (2 * a - 1) + 1 / (2 * b - 1))
     w = y * math.sqrt(h + lam) / h - (1 / (2 * b - 1) - 1 / (2 * a - 1)) * (

@@ -49,7 +49,7 @@ def clopper_pearson(k: int, n: int, level: float = 0.95) -> Proportion:
         return Proportion(k=k, n=n, pct=None, ci95_low=None, ci95_high=None, method=method)
     alpha = 1 - level
     low = 0.0 if k == 0 else beta_quantile(alpha / 2, k, n - k + 1)
-    high = 1.0 if k == n else beta_quantile(1 - alpha / 2, k + 1, n - k)
+    high = 1.0 if k == n else beta_quantile(alpha / 2, k + 1, n - k, upper=True)
     return Proportion(
         k=k, n=n, pct=100 * k / n, ci95_low=100 * low, ci95_high=100 * high, method=method
     )
