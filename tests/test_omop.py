@@ -153,21 +153,46 @@ def test_a_bad_date_is_located(tmp_path: Path) -> None:
     assert "measurement_id 3" in p.message
 
 
-def test_a_malformed_csv_record_is_an_input_error_naming_its_row(tmp_path: Path) -> None:
-    """A record with a field more than the header names: the DuckDB sniffer once took it for
-    another header, so every column read as missing; now the file's row is named, exit 2."""
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_malformed_csv_record_is_an_input_error_naming_its_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str) -> None:
+    """A record with a field more than the header names, one with a quoted line break: the
+    DuckDB sniffer once took such a record for another header, so every column read as
+    missing; now the table, the file's row and the whole record are named, exit 2, from
+    `validate` and `comparator` alike, with the CDM given by a relative path."""
     folder = _one_patient(tmp_path)
     text = (folder / "MEASUREMENT.csv").read_text(encoding="utf-8").splitlines()
-    text[3] += ",extra"
-    (folder / "MEASUREMENT.csv").write_text("\n".join(text) + "\n", encoding="utf-8")
+    text[3] += ',"a\nnote"'
+    (folder / "MEASUREMENT.csv").write_bytes((newline.join(text) + newline).encode())
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     with pytest.raises(InputError) as exc:
-        read_omop(folder)
+        read_omop(Path("../cdm"))
     [p] = exc.value.errors
     assert (p.table, p.row, p.value) == ("MEASUREMENT", 4, text[3])
     named = len(text[0].split(","))
     assert f"has {named + 1} fields where the header names {named}" in p.message
-    result = CliRunner().invoke(app, ["validate", "--from", "omop", str(folder)])
-    assert result.exit_code == 2 and "MEASUREMENT, row 4" in result.output
+    for command in (["validate", "--from", "omop", "../cdm"], ["comparator", "../cdm", "--out", "out"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 2 and "MEASUREMENT, row 4" in result.output, result.output
+
+
+def test_column_names_are_read_in_any_case(tmp_path: Path) -> None:
+    """PERSON_ID, as an Oracle or SQL Server export writes it, is person_id; a name given
+    twice (in any case) is an input error naming it."""
+    folder = _one_patient(tmp_path)
+    lower = read_omop(folder).labs
+    m = pd.read_csv(folder / "MEASUREMENT.csv", dtype=str)
+    m.columns = [c.upper() for c in m.columns]
+    m.to_csv(folder / "MEASUREMENT.csv", index=False)
+    pd.testing.assert_frame_equal(read_omop(folder).labs, lower)
+    m.columns = ["person_id" if c == "MEASUREMENT_DATE" else c for c in m.columns]
+    m.to_csv(folder / "MEASUREMENT.csv", index=False)
+    with pytest.raises(InputError) as exc:
+        read_omop(folder)
+    assert [(p.table, p.message) for p in exc.value.errors] == [
+        ("MEASUREMENT", "MEASUREMENT.csv cannot be read as a table: column 'person_id' is named "
+                        "twice (names are read in any case)")]
 
 
 def test_eunomia_reads_and_explains_why_nobody_is_eligible(shared_data: Path, tmp_path: Path) -> None:

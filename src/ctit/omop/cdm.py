@@ -10,11 +10,13 @@ Nothing is loaded into Python: tables stay engine views.
 from __future__ import annotations
 
 import csv
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import ibis
 import ibis.expr.types as ir
@@ -136,15 +138,16 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
     path = Path(path)
     elsewhere = con is not None and con.name != "duckdb"
     if not path.exists():
-        if elsewhere and _has_database(con, str(path)):
-            return _catalog_cdm(con, str(path))
+        database = _database_named(con, str(path)) if elsewhere else None
+        if database is not None:
+            return _catalog_cdm(con, database)
         raise FileNotFoundError(f"no such OMOP source: {path}" + (
             f" (neither a local path nor a database of the {con.name} catalogue)" if elsewhere else ""))
     if path.is_file():
         # A DuckDB file is read by DuckDB, whatever engine then runs the derivations.
         con = ibis_duckdb(path, read_only=True)
         present = {n.lower(): n for n in con.list_tables()}
-        tables = {n: con.table(present[n]) for n in TABLES if n in present}
+        tables = _opened({n: (present[n], lambda n=n: con.table(present[n])) for n in TABLES if n in present})
         override = path.with_name(path.name + ".concepts.yaml")
         return Cdm(con, tables, {}, f"OMOP CDM DuckDB file {path}",
                    override if override.is_file() else None)
@@ -154,18 +157,28 @@ def open_cdm(path: Path, con: ibis.BaseBackend | None = None) -> Cdm:
         name, suffix = f.stem.lower(), f.suffix.lower()
         if suffix in SUFFIXES and name in TABLES and name not in files:
             files[name] = f
-    tables: dict[str, ir.Table] = {}
-    problems = []
-    for name, f in files.items():
-        try:
-            tables[name] = _read_table(con, f, f"omop_{name}")
-        except Exception as exc:  # the engine's own message names the problem
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            problems.append(Problem(name.upper(), f"{f.name} cannot be read as a table: {first}"))
-    if problems:
-        raise InputError(problems)
+    tables = _opened({n: (f.name, lambda n=n, f=f: _read_table(con, f, f"omop_{n}")) for n, f in files.items()})
     override = path / "omop_concepts.yaml"
     return Cdm(con, tables, files, f"OMOP CDM folder {path}", override if override.is_file() else None)
+
+
+def _opened(readers: dict[str, tuple[str, Callable[[], ir.Table]]]) -> dict[str, ir.Table]:
+    """Each CDM table (name -> (where it is, how to open it)) with its columns named in lower
+    case, as the CDM names them (an Oracle or SQL Server export writes PERSON_ID); every table
+    that cannot be opened is an input error, the engine's own message saying why."""
+    tables: dict[str, ir.Table] = {}
+    problems = []
+    for name, (where, read) in readers.items():
+        try:
+            t = read()
+            _check_named_once(list(t.columns))
+            tables[name] = t.rename({c.lower(): c for c in t.columns if c != c.lower()})
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(Problem(name.upper(), f"{where} cannot be read as a table: {first}"))
+    if problems:
+        raise InputError(problems)
+    return tables
 
 
 def _read_table(con: ibis.BaseBackend, f: Path, view: str) -> ir.Table:
@@ -190,7 +203,17 @@ def _csv_header(f: Path) -> list[str]:
         header = next(csv.reader(fh), [])
     if not header or "" in header:
         raise ValueError("the first line must name every column")
+    # Checked here as well as by `_opened`: DuckDB, given a name twice, would keep one column
+    # and count each record's fields against the shorter list.
+    _check_named_once(header)
     return header
+
+
+def _check_named_once(names: list[str]) -> None:
+    lower = [n.lower() for n in names]
+    twice = next((n for i, n in enumerate(lower) if n in lower[:i]), None)
+    if twice is not None:
+        raise ValueError(f"column {twice!r} is named twice (names are read in any case)")
 
 
 @contextmanager
@@ -210,33 +233,54 @@ def reading(cdm: Cdm) -> Iterator[None]:
 
 
 def _read_failure(cdm: Cdm, text: str) -> Problem | None:
-    named = [(t, f) for t, f in cdm.files.items() if str(f) in text or f.resolve().as_uri() in text]
-    if not named:
+    failed = _failed_file(cdm, text)
+    if failed is None:
         return None
-    table, f = named[0]
-    line = re.search(r"CSV Error on Line: (\d+)", text)          # DuckDB
-    record = re.search(r"Original Line: (.*)", text) or re.search(
-        r"Malformed CSV record: (.*?)(?: SQLSTATE|$)", text, re.MULTILINE)  # Spark
+    table, f = failed
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    # DuckDB: the record (its line breaks kept; a CRLF file's starts with the stray LF), then
+    # one line saying what is wrong with it, then its suggestions.
+    duck = re.search(r"Original Line: \r?\n?(.*?)\n([^\n]+)\n(?:Possible fixes|\n)", text, re.DOTALL)
+    spark = re.search(r"Malformed CSV record: (.*?)(?: SQLSTATE|$)", text, re.MULTILINE)
     fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
     if fields:
         why = f"a record has {fields[2]} fields where the header names {fields[1]}"
-    elif record:
+    elif duck:
+        why = duck[2].strip()
+    elif spark:
         why = "a record is not well-formed CSV"
     else:
         why = text.strip().splitlines()[0] if text.strip() else "the engine could not read it"
+    record = duck[1] if duck else spark[1] if spark else None
     return Problem(table.upper(), f"{f.name} cannot be read as a table: {why}",
-                   int(line[1]) if line else None, None, record[1].strip() if record else None)
+                   int(line[1]) if line else None, None, record.rstrip("\r") if record else None)
 
 
-def _has_database(con: ibis.BaseBackend, name: str) -> bool:
+def _failed_file(cdm: Cdm, text: str) -> tuple[str, Path] | None:
+    """The CDM file an engine's message names: DuckDB's `file = PATH`, Spark's `reading file
+    URI`, compared with each file's real path (a relative path, a link, an encoded URI)."""
+    named = re.search(r"^\s*file = (.+)$", text, re.MULTILINE) or re.search(r"reading file (\S+?)\.?(?:\s|$)", text)
+    if named is None:
+        return None
+    where = named[1].strip()
+    if where.startswith("file:"):
+        where = unquote(urlparse(where).path)
+    real = os.path.realpath(where)
+    return next(((t, f) for t, f in cdm.files.items() if os.path.realpath(f) == real), None)
+
+
+def _database_named(con: ibis.BaseBackend, name: str) -> str | None:
+    """The catalogue's database called `name`, in any case (catalogues fold names)."""
     try:
-        return name in con.list_databases()
+        databases = con.list_databases()
     except Exception:  # an engine without a catalogue has no database by that name
-        return False
+        return None
+    return next((d for d in databases if d.lower() == name.lower()), None)
 
 
 def _catalog_cdm(con: ibis.BaseBackend, database: str) -> Cdm:
     """The CDM tables of `database` in the engine's catalogue, as they are (any case)."""
     present = {n.lower(): n for n in con.list_tables(database=database)}
-    tables = {n: con.table(present[n], database=database) for n in TABLES if n in present}
+    tables = _opened({n: (f"{database}.{present[n]}", lambda n=n: con.table(present[n], database=database))
+                      for n in TABLES if n in present})
     return Cdm(con, tables, {}, f"OMOP CDM database {database} ({con.name})")

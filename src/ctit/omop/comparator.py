@@ -199,22 +199,24 @@ def run_comparator(source: Path, out: Path, protocol: Protocol, settings: Compar
     from dataclasses import replace
 
     from ctit.errors import ProblemLog
-    from ctit.omop.cdm import open_cdm
+    from ctit.omop.cdm import open_cdm, reading
     from ctit.omop.concepts import load_settings
     from ctit.omop.reader import omop_tables, to_study
     from ctit.reports import write_reports
     from ctit.results import analyze_study
 
     cdm = open_cdm(Path(source))
-    omop = omop_tables(cdm, load_settings(cdm.override))
-    reading = list(omop.log.problems)
-    treated = analyze_study(to_study(omop), protocol)
-    cohort = comparator_cohort(omop, protocol, settings)
-    log = ProblemLog()
-    log.problems.extend(reading)
-    fresh = replace(omop, log=log)
-    study = to_study(fresh, cohort.tables, source=f"{cdm.source}: natural-history episodes "
-                     f"({settings.episodes}) without the study drug")
+    with reading(cdm):
+        omop = omop_tables(cdm, load_settings(cdm.override))
+        read_problems = list(omop.log.problems)
+        treated_study = to_study(omop)
+        cohort = comparator_cohort(omop, protocol, settings)
+        log = ProblemLog()
+        log.problems.extend(read_problems)
+        fresh = replace(omop, log=log)
+        study = to_study(fresh, cohort.tables, source=f"{cdm.source}: natural-history episodes "
+                         f"({settings.episodes}) without the study drug")
+    treated = analyze_study(treated_study, protocol)
     # With the TPO-RA criterion relaxed the protocol's own eligibility waives it too, or the
     # episodes found would be excluded again as no_prior_tpo_ra.
     arm = protocol if settings.prior_tpo_ra_required else replace(
