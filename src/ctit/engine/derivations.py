@@ -38,9 +38,24 @@ def patient_columns(protocol: Protocol) -> list[str]:
             + PATIENT_COLUMNS_TAIL)
 
 
-# Row-level results kept in the engine, and the order every listing of them uses.
-ROW_LEVEL = {"graded_labs": "source_row, direction NULLS LAST",
-             "unused_rows": '"table", source_row'}
+# The order every listing of a derivation table uses, missing values last; the engine
+# orders the rows (it returns them in any order otherwise). Each key names one row.
+LISTING_ORDER: dict[str, tuple[str, ...]] = {
+    "landmarks": ("patient_id", "landmark_day"),
+    "onsets": ("patient_id", "category"),
+    "reported_events": ("patient_id", "term"),
+    "other_lab_events": ("patient_id", "term"),
+    "graded_labs": ("source_row", "direction"),
+    "tpo_ra_courses": ("patient_id", "course_start"),
+    "unused_rows": ("table", "source_row"),
+    "categories": ("order",),
+    "visits": ("patient_id", "visit_day"),
+    "transfusions": ("source_row",),
+    "bleeding": ("source_row",),
+    "dose_checks": ("source_row",),
+}
+# Row-level results, kept in the engine on DuckDB.
+ROW_LEVEL = {"graded_labs", "unused_rows"}
 # Kept as views, computed where they are read: graded labs are as many rows as the labs (a
 # stored copy would double the engine's memory) and are read once or twice. Unused rows are
 # few and read three times (counted, listed, stored), so they are stored once.
@@ -146,7 +161,9 @@ class Derivations:
 
 
 def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | None) -> dict[str, Any]:
-    """Fetched tables by name; on DuckDB the row-level ones as `EngineRows` (kept in the engine)."""
+    """Fetched tables by name, in their listing order; on DuckDB the row-level ones as
+    `EngineRows` (kept in the engine)."""
+    import ibis
     import ibis.expr.operations as ops
 
     from ctit.engine import backend
@@ -171,8 +188,14 @@ def _run_graph(study: Study, protocol: Protocol, con: Any, plan: plans.Plan | No
                 plan.steps.append(("keep", name, table))
             out[name] = EngineRows(con.con, f'"{table}"', owner=con)
         else:
+            if name in LISTING_ORDER:
+                e = e.order_by([ibis.asc(c, nulls_first=False) for c in LISTING_ORDER[name]])
             out[name] = backend.fetch(con, e, name, plan)
     return out
+
+
+def _order_by(name: str) -> str:
+    return ", ".join(f'"{c}" NULLS LAST' for c in LISTING_ORDER[name])
 
 
 def _reader_unused(study: Study) -> pd.DataFrame:
@@ -193,7 +216,7 @@ def _unused_rows(engine: Any, study: Study) -> Any:
         engine.con.register("ctit_reader_unused", pa.Table.from_pandas(reader, schema=schema, preserve_index=False))
         sql = (f"SELECT \"table\", CAST(source_row AS BIGINT) AS source_row, reason, canonical_table "
                f"FROM {engine.sql} UNION ALL SELECT * FROM ctit_reader_unused")
-        return EngineRows(engine.con, f"SELECT * FROM ({sql}) ORDER BY {ROW_LEVEL['unused_rows']}", engine.owner)
+        return EngineRows(engine.con, f"SELECT * FROM ({sql}) ORDER BY {_order_by('unused_rows')}", engine.owner)
     both = pd.concat([engine.astype(object), reader.astype(object)], ignore_index=True)
     both["source_row"] = both.source_row.astype("int64")
     return both.sort_values(["table", "source_row"]).reset_index(drop=True)
@@ -201,8 +224,8 @@ def _unused_rows(engine: Any, study: Study) -> Any:
 
 def _graded(run: Any) -> Any:
     if isinstance(run, EngineRows):
-        return EngineRows(run.con, f"SELECT * FROM {run.sql} ORDER BY {ROW_LEVEL['graded_labs']}", run.owner)
-    return _ordered(run, ["source_row", "direction"])
+        return EngineRows(run.con, f"SELECT * FROM {run.sql} ORDER BY {_order_by('graded_labs')}", run.owner)
+    return run
 
 
 def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivations:
@@ -222,18 +245,18 @@ def derive_study(study: Study, protocol: Protocol, con: Any = None) -> Derivatio
     patients = patients.astype("object").where(patients.notna(), None)
     return Derivations(
         patients=patients,
-        landmarks=_ordered(run["landmarks"], ["patient_id", "landmark_day"]),
-        onsets=_ordered(run["onsets"], ["patient_id", "category"]),
-        reported_events=_ordered(run["reported_events"], ["patient_id", "term"]),
-        other_lab_events=_ordered(run["other_lab_events"], ["patient_id", "term"]),
+        landmarks=run["landmarks"],
+        onsets=run["onsets"],
+        reported_events=run["reported_events"],
+        other_lab_events=run["other_lab_events"],
         graded_labs=_graded(run["graded_labs"]),
-        tpo_ra_courses=_ordered(run["tpo_ra_courses"], ["patient_id", "course_start"]),
+        tpo_ra_courses=run["tpo_ra_courses"],
         unused_rows=_unused_rows(run["unused_rows"], study),
-        categories=_ordered(run["categories"], ["order"]),
-        visits=_ordered(run["visits"], ["patient_id", "visit_day"]),
-        transfusions=_ordered(run["transfusions"], ["source_row"]),
-        bleeding=_ordered(run["bleeding"], ["source_row"]),
-        dose_checks=_ordered(run["dose_checks"], ["source_row"]),
+        categories=run["categories"],
+        visits=run["visits"],
+        transfusions=run["transfusions"],
+        bleeding=run["bleeding"],
+        dose_checks=run["dose_checks"],
     )
 
 
@@ -248,7 +271,3 @@ def check_doses(study: Study, protocol: Protocol, con: Any = None) -> list[Probl
     checks = derive_protocol_dose_checks(backend.study_tables(con, study), protocol)
     return dose_problems(backend.fetch(con, checks, "dose_checks"), protocol.dose_mg_per_m2)
 
-
-def _ordered(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Engines return rows in any order; listings and reports need the same order every run."""
-    return df.sort_values(key, kind="mergesort", na_position="last").reset_index(drop=True)
