@@ -23,9 +23,14 @@ def finite_floats(values: Iterable[Any], *, name: str) -> list[float]:
     """The non-missing values as floats; infinite values are a caller error, not data."""
     out: list[float] = []
     for value in values:
-        if is_missing(value):
+        if type(value) is float:  # the usual case, without is_missing's calls (10^6 values)
+            if value != value:
+                continue
+            number = value
+        elif is_missing(value):
             continue
-        number = float(value)
+        else:
+            number = float(value)
         if math.isinf(number):
             raise ValueError(f"{name}: infinite value {value!r}")
         out.append(number)
