@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	# Byte-compiled as an installed package is: an editable install never is where Python
+	# may not write bytecode (PYTHONDONTWRITEBYTECODE), and every command recompiled ctit.
+	$(BIN)/python -m compileall -q src/ctit
 	touch $(STAMP)
 
 setup: $(STAMP)
