@@ -21,7 +21,7 @@ from ctit.engine.exposure import (
     derive_study_drug,
     derive_tpo_ra_courses,
 )
-from ctit.engine.grading import derive_lab_grades, load_criteria, with_baseline
+from ctit.engine.grading import derive_lab_baselines, derive_lab_grades, load_criteria, with_baseline
 from ctit.engine.landmark import derive_landmarks, pivot_landmarks
 from ctit.engine.nadir import derive_nadir
 from ctit.engine.plan import Plan
@@ -48,10 +48,11 @@ def grading_limits(protocol: Protocol) -> dict[str, dict[str, float]]:
     }
 
 
-def derive_graded_labs(labs: ir.Table, protocol: Protocol) -> ir.Table:
+def derive_graded_labs(labs: ir.Table, protocol: Protocol, baselines: ir.Table | None = None) -> ir.Table:
     """Every lab row graded by CTCAE (sections 2 and 9): the protocol's default limits and the
-    section-9 baseline (last value in days [-14, 0], same day: the higher)."""
-    with_base = with_baseline(labs, lookback_days=protocol.enzyme_baseline_lookback_days)
+    section-9 baseline (last value in days [-14, 0], same day: the higher; `baselines`, the
+    stored `derive_lab_baselines`, when given)."""
+    with_base = with_baseline(labs, lookback_days=protocol.enzyme_baseline_lookback_days, baselines=baselines)
     return derive_lab_grades(with_base, load_criteria(protocol.ctcae_version), **grading_limits(protocol))
 
 
@@ -74,7 +75,12 @@ def build_derivations(t: dict[str, ir.Table], protocol: Protocol,
     keep = (lambda name, e: backend.materialize(con, name, e, plan)) if con is not None else (lambda name, e: e)
     # A caller running several protocols on one study may pass the labs already graded
     # (`t["graded_labs"]`, same CTCAE version and limits): grading is then done once.
-    graded = t["graded_labs"] if "graded_labs" in t else keep("ctit_graded_labs", derive_graded_labs(t["labs"], p))
+    if "graded_labs" in t:
+        graded = t["graded_labs"]
+    else:
+        # Stored apart: one row per patient and test, read three times by the grading query.
+        baselines = keep("ctit_lab_baselines", derive_lab_baselines(t["labs"], p.enzyme_baseline_lookback_days))
+        graded = keep("ctit_graded_labs", derive_graded_labs(t["labs"], p, baselines))
     platelets = graded.filter(graded.test == "PLT")
     platelets = platelets.filter(platelets.day <= p.followup_end_day)
 

@@ -404,22 +404,35 @@ def derive_lab_grades(
     return ibis.union(graded, others, distinct=False)
 
 
-def with_baseline(
+def derive_lab_baselines(
     labs: ir.Table,
     lookback_days: int,
     *,
     ties: Literal["lower", "higher"] = "higher",
 ) -> ir.Table:
-    """Labs with `baseline_value` per patient and test: a given non-null `baseline_value` is
-    kept, else the last value in days [-lookback_days, 0] (same day: the higher), protocol
-    section 9, from `ctit.engine.baseline.derive_baseline`. Rows of unknown unit are not
-    baseline candidates, since their value is not in the canonical unit."""
+    """One row per patient and test: the last value in days [-lookback_days, 0] (same day:
+    the higher), its day and record, protocol section 9, from
+    `ctit.engine.baseline.derive_baseline`. Rows of unknown unit are not baseline candidates,
+    since their value is not in the canonical unit."""
     unit = labs.unit.cast("string").strip()
     candidates = labs.filter(unit.notnull() & (unit != ""))
     base = derive_baseline(candidates, lookback_days=lookback_days, ties=ties, keep=_source_row(candidates))
-    base = base.select(_b_patient_id=base.patient_id, _b_test=base.test,
+    return base.select(_b_patient_id=base.patient_id, _b_test=base.test,
                        _b_value=base.baseline_value.cast("float64"), _b_day=base.baseline_day,
                        _b_row=base.baseline_source_row if "source_row" in labs.columns else ibis.null("int64"))
+
+
+def with_baseline(
+    labs: ir.Table,
+    lookback_days: int,
+    *,
+    ties: Literal["lower", "higher"] = "higher",
+    baselines: ir.Table | None = None,
+) -> ir.Table:
+    """Labs with `baseline_value` per patient and test: a given non-null `baseline_value` is
+    kept, else the section-9 baseline of `derive_lab_baselines` (`baselines`, when the caller
+    has stored it: the grading query reads it three times)."""
+    base = baselines if baselines is not None else derive_lab_baselines(labs, lookback_days, ties=ties)
     joined = labs.left_join(base, (labs.patient_id == base._b_patient_id) & (labs.test == base._b_test))
     if "baseline_value" in labs.columns:
         given = joined.baseline_value.notnull()
