@@ -6,13 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup demo test test-fast bench clean browser fonts lock
 
-# Installs come from requirements.lock, so a fresh clone gets exactly what was tested.
+# Installs come from requirements.lock, so a fresh clone gets exactly what was tested. ctit is
+# byte-compiled as an installed package is: an editable install never is where Python may not
+# write bytecode (PYTHONDONTWRITEBYTECODE), and every command recompiled it.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
-	# Byte-compiled as an installed package is: an editable install never is where Python
-	# may not write bytecode (PYTHONDONTWRITEBYTECODE), and every command recompiled ctit.
 	$(BIN)/python -m compileall -q src/ctit
 	touch $(STAMP)
 

@@ -163,8 +163,8 @@ def _as_typed(stored: ir.Table, expr: ir.Table) -> ir.Table:
     a table stored from the SQL can come back narrower than Ibis typed it (int32 for int64),
     and a later union with the expression's other tables needs the expression's types."""
     wanted = expr.schema()
-    differ = {c: t for c, t in stored.schema().items() if wanted[c] != t}
-    return stored.cast({c: wanted[c] for c in differ}) if differ else stored
+    differ = {c: wanted[c] for c, t in stored.schema().items() if wanted[c] != t}
+    return stored.cast(differ) if differ else stored
 
 
 def fetch(con: ibis.BaseBackend, expr: ir.Table, name: str = "", plan: Plan | None = None) -> pd.DataFrame:

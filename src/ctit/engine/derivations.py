@@ -219,7 +219,7 @@ def _unused_rows(engine: Any, study: Study) -> Any:
         return EngineRows(engine.con, f"SELECT * FROM ({sql}) ORDER BY {_order_by('unused_rows')}", engine.owner)
     both = pd.concat([engine.astype(object), reader.astype(object)], ignore_index=True)
     both["source_row"] = both.source_row.astype("int64")
-    return both.sort_values(["table", "source_row"]).reset_index(drop=True)
+    return both.sort_values(list(LISTING_ORDER["unused_rows"])).reset_index(drop=True)
 
 
 def _graded(run: Any) -> Any:

@@ -24,7 +24,7 @@ import ibis.expr.types as ir
 from ctit.engine.backend import materialize
 from ctit.engine.local import ibis_duckdb
 from ctit.errors import InputError, Problem, ProblemLog
-from ctit.readers.files import sha256_of
+from ctit.readers.files import CSV_DIALECT, sha256_of
 
 # The CDM tables the reader uses, with their primary key (the row a problem names).
 TABLES: dict[str, str] = {
@@ -191,8 +191,7 @@ def _read_table(con: ibis.BaseBackend, f: Path, view: str) -> ir.Table:
         # The dialect is given, not sniffed: the sniffer, meeting one record with an extra
         # field, took another header and every column went missing.
         columns = {name: "VARCHAR" for name in _csv_header(f)}
-        return con.read_csv(str(f), table_name=view, columns=columns, header=True,
-                            auto_detect=False, delim=",", quote='"', escape='"')
+        return con.read_csv(str(f), table_name=view, columns=columns, **CSV_DIALECT)
     # Spark reads text unless told to infer, and nulls a malformed record unless FAILFAST.
     return con.read_csv(str(f), table_name=view, header=True, inferSchema=False, escape='"',
                         multiLine=True, mode="FAILFAST")

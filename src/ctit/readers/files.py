@@ -341,6 +341,18 @@ def _dictionary_encoded(batch: Any) -> Any:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+# The CSV dialect DuckDB is given, never sniffed, by this reader and the OMOP reader: RFC 4180
+# (comma, doubled quotes, quoted line breaks), the header row naming the columns.
+CSV_DIALECT: dict[str, Any] = {"header": True, "auto_detect": False, "delim": ",", "quote": '"', "escape": '"'}
+
+
+def _sql_options(options: dict[str, Any]) -> str:
+    def literal(v: Any) -> str:
+        return ("true" if v else "false") if isinstance(v, bool) else "'" + str(v).replace("'", "''") + "'"
+
+    return ", ".join(f"{k}={literal(v)}" for k, v in options.items())
+
+
 def fast_csv(path: Path) -> pd.DataFrame | None:
     """A CSV file parsed by the engine; None when it needs the record-by-record path."""
     import duckdb
@@ -350,8 +362,7 @@ def fast_csv(path: Path) -> pd.DataFrame | None:
         return None
     columns = "{" + ", ".join(f"'{n.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for n in names) + "}"
     where = str(path).replace("'", "''")
-    options = (f"columns={columns}, header=true, auto_detect=false, delim=',', quote='\"', "
-               "escape='\"', encoding='utf-8'")
+    options = f"columns={columns}, {_sql_options(CSV_DIALECT)}, encoding='utf-8'"
     con = duckdb_connect()
     try:
         for extra in ("", ", null_padding=true, parallel=false"):
